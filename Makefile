@@ -1,0 +1,36 @@
+# Everything a user runs, one line each. Only Python 3.11+ is needed beforehand.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SECRET_FILE := instance/secret_key
+
+.PHONY: run test bench install clean
+
+# Installs (again) whenever the requirements change.
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+$(SECRET_FILE):
+	mkdir -p instance
+	$(BIN)/python -c 'import secrets; print(secrets.token_hex(32))' > $(SECRET_FILE)
+	chmod 600 $(SECRET_FILE)
+
+# Serves http://127.0.0.1:8000 with SQLite in instance/ (development sign-in unless WECHAT_APPID is set).
+run: $(STAMP) $(SECRET_FILE)
+	APP_ENV=$${APP_ENV:-development} SECRET_KEY=$$(cat $(SECRET_FILE)) $(BIN)/flask --app wsgi db upgrade
+	APP_ENV=$${APP_ENV:-development} SECRET_KEY=$$(cat $(SECRET_FILE)) exec $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

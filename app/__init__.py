@@ -1,0 +1,69 @@
+"""Scan-to-login for Flask: the application factory."""
+import os
+
+from flask import Flask, request
+
+from . import config as config_mod
+from .errors import register_errorhandlers
+from .extensions import db, migrate
+from .waiters import Waiters
+
+# Pages may only be framed by nobody: a login QR inside a foreign frame is QRLJacking.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app. `config` (used by tests) overrides what the environment says."""
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(config_mod.from_env(instance_path=app.instance_path))
+    app.config.update(config or {})
+    config_mod.finalize(app.config)
+    app.json.sort_keys = False  # answers read in the order they are built
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_response_headers(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
+                     render_as_batch=True)
+    app.extensions["qrlogin_waiters"] = Waiters(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from .mp import bp as mp_bp
+    from .web import bp as web_bp
+
+    app.register_blueprint(web_bp)
+    app.register_blueprint(mp_bp)
+
+
+def register_commands(app: Flask) -> None:
+    from .cli import tickets_cli
+
+    app.cli.add_command(tickets_cli)
+
+
+def register_response_headers(app: Flask) -> None:
+    @app.after_request
+    def security_headers(response):
+        headers = response.headers
+        if request.path.startswith("/api/") and "Cache-Control" not in headers:
+            # Ticket states and sessions must never be served from a cache.
+            headers["Cache-Control"] = "no-store"
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        if response.mimetype == "text/html":
+            headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+            headers.setdefault("X-Frame-Options", "DENY")
+            headers.setdefault("Cache-Control", "no-store")
+        return response

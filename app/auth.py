@@ -1,0 +1,152 @@
+"""Who is calling: PC login sessions (cookie) and mini-program users (bearer token)."""
+from datetime import timedelta
+from functools import wraps
+
+import sqlalchemy as sa
+from flask import current_app, g, request
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from . import clock, errors
+from .extensions import db
+from .models import LoginSession, User
+from .security import hash_secret, new_secret
+
+# How stale last_seen_at may get before a request refreshes it (saves a write per request).
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+def client_ip() -> str:
+    # request.remote_addr is the peer, or the client ProxyFix vouched for when
+    # the deployment configured its proxy hops.
+    return (request.remote_addr or "")[:64]
+
+
+def user_agent() -> str:
+    return request.headers.get("User-Agent", "")[:512]
+
+
+# --- PC login sessions -------------------------------------------------------
+
+def start_session(user_id: int, ticket_id: str) -> str:
+    """Create a login session row; returns the token for the cookie (stored only hashed).
+
+    A session the browser already had is ended, so every login gets a fresh id.
+    """
+    now = clock.utcnow()
+    previous = _session_from_cookie()
+    if previous is not None:
+        end_session(previous)
+    token = new_secret()
+    db.session.add(
+        LoginSession(
+            token_hash=hash_secret(token),
+            user_id=user_id,
+            ticket_id=ticket_id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(seconds=current_app.config["SESSION_TTL_SECONDS"]),
+            ip=client_ip(),
+            user_agent=user_agent(),
+        )
+    )
+    db.session.flush()
+    return token
+
+
+def current_session() -> LoginSession | None:
+    """The live session named by the request's cookie, or None (the view commits the touch)."""
+    if "qrl_login" not in g:
+        login = _session_from_cookie()
+        if login is not None:
+            _touch(login)
+        g.qrl_login = login
+    return g.qrl_login
+
+
+def end_session(login: LoginSession) -> None:
+    db.session.execute(
+        sa.update(LoginSession)
+        .where(LoginSession.id == login.id, LoginSession.ended_at.is_(None))
+        .values(ended_at=clock.utcnow())
+    )
+
+
+def _session_from_cookie() -> LoginSession | None:
+    token = request.cookies.get(current_app.config["LOGIN_COOKIE_NAME"])
+    if not token or len(token) > 128:
+        return None
+    return db.session.scalar(
+        sa.select(LoginSession).where(
+            LoginSession.token_hash == hash_secret(token),
+            LoginSession.ended_at.is_(None),
+            LoginSession.expires_at > clock.utcnow(),
+        )
+    )
+
+
+def _touch(login: LoginSession) -> None:
+    now = clock.utcnow()
+    if now - login.last_seen_at < TOUCH_EVERY:
+        return
+    db.session.execute(
+        sa.update(LoginSession)
+        .where(LoginSession.id == login.id, LoginSession.last_seen_at < now - TOUCH_EVERY)
+        .values(last_seen_at=now)
+    )
+
+
+def set_login_cookie(response, token: str) -> None:
+    cfg = current_app.config
+    response.set_cookie(
+        cfg["LOGIN_COOKIE_NAME"], token, max_age=cfg["SESSION_TTL_SECONDS"],
+        path="/", secure=cfg["COOKIE_SECURE"], httponly=True, samesite="Lax",
+    )
+
+
+def clear_login_cookie(response) -> None:
+    cfg = current_app.config
+    response.delete_cookie(cfg["LOGIN_COOKIE_NAME"], path="/", secure=cfg["COOKIE_SECURE"],
+                           httponly=True, samesite="Lax")
+
+
+# --- mini-program tokens -----------------------------------------------------
+
+def _serializer() -> URLSafeTimedSerializer:
+    cfg = current_app.config
+    # itsdangerous signs with the last key and accepts all of them, so keys in
+    # SECRET_KEY_FALLBACKS keep existing tokens valid while a new key rolls out.
+    keys = [*cfg.get("SECRET_KEY_FALLBACKS", []), cfg["SECRET_KEY"]]
+    return URLSafeTimedSerializer(keys, salt="qrlogin.mp-token")
+
+
+def issue_mp_token(user: User) -> tuple[str, int]:
+    ttl = current_app.config["MP_TOKEN_TTL_SECONDS"]
+    return _serializer().dumps({"u": user.id, "v": user.token_version}), ttl
+
+
+def mp_user() -> User:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise errors.InvalidToken("Send the mini-program token as 'Authorization: Bearer <token>'.")
+    try:
+        data = _serializer().loads(token.strip(), max_age=current_app.config["MP_TOKEN_TTL_SECONDS"])
+    except SignatureExpired:
+        raise errors.InvalidToken("The token has expired; sign in again.") from None
+    except BadSignature:
+        raise errors.InvalidToken() from None
+    if not isinstance(data, dict):
+        raise errors.InvalidToken()
+    user = db.session.get(User, data.get("u")) if isinstance(data.get("u"), int) else None
+    if user is None or user.token_version != data.get("v"):
+        raise errors.InvalidToken()
+    return user
+
+
+def mp_login_required(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        g.mp_user = mp_user()
+        return view(*args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,138 @@
+"""Every failure the API can report: one class each, one JSON shape for all.
+
+    {"error": {"code": "<snake_case>", "message": "<human text>"}}
+"""
+from flask import jsonify
+from werkzeug.exceptions import HTTPException
+
+from .extensions import db
+
+
+class ApiError(Exception):
+    status = 400
+    code = "bad_request"
+    message = "The request is not valid."
+    headers: dict = {}
+
+    def __init__(self, message: str | None = None, *, headers: dict | None = None):
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        if headers:
+            self.headers = headers
+
+
+class InvalidRequest(ApiError):
+    status, code, message = 400, "invalid_request", "The request is not valid."
+
+
+class UnsupportedMediaType(ApiError):
+    status, code, message = 415, "unsupported_media_type", "Send the body as application/json."
+
+
+class NotAuthenticated(ApiError):
+    status, code, message = 401, "not_authenticated", "Sign in first."
+
+
+class InvalidToken(ApiError):
+    status, code, message = 401, "invalid_token", "The token is missing, invalid or expired; sign in again."
+
+
+class NotBoundBrowser(ApiError):
+    status, code, message = 403, "not_bound_browser", "This login code belongs to another browser."
+
+
+class NotTicketOwner(ApiError):
+    status, code, message = 403, "not_ticket_owner", "Only the person who scanned this code may do that."
+
+
+class TicketNotFound(ApiError):
+    status, code, message = 404, "ticket_not_found", "No such login code."
+
+
+class NotFound(ApiError):
+    status, code, message = 404, "not_found", "Not found."
+
+
+class InvalidTransition(ApiError):
+    status, code, message = 409, "invalid_transition", "That step is not allowed for this login code now."
+
+
+class TicketTaken(ApiError):
+    status, code, message = 409, "ticket_taken", "Someone else has already scanned this login code."
+
+
+class TicketExpired(ApiError):
+    status, code, message = 410, "ticket_expired", "This login code has expired; refresh it on the computer."
+
+
+class TicketCancelled(ApiError):
+    status, code, message = 410, "ticket_cancelled", "This login was cancelled."
+
+
+class TicketUsed(ApiError):
+    status, code, message = 410, "ticket_used", "This login code has already been used."
+
+
+class DevLoginDisabled(ApiError):
+    status, code, message = 400, "dev_login_disabled", "Development sign-in codes are not accepted here."
+
+
+class WeChatCodeInvalid(ApiError):
+    status, code, message = 400, "wechat_code_invalid", "The wx.login code is invalid or expired; call wx.login again."
+
+
+class WeChatCodeUsed(ApiError):
+    status, code, message = 400, "wechat_code_used", "The wx.login code was already used; call wx.login again."
+
+
+class WeChatUserBlocked(ApiError):
+    status, code, message = 403, "wechat_user_blocked", "WeChat blocked this account as high-risk."
+
+
+class WeChatRateLimited(ApiError):
+    status, code, message = 429, "wechat_rate_limited", "Too many sign-ins; try again in a minute."
+    headers = {"Retry-After": "60"}
+
+
+class WeChatUnavailable(ApiError):
+    status, code, message = 503, "wechat_unavailable", "WeChat is busy or unreachable; try again shortly."
+    headers = {"Retry-After": "2"}
+
+
+class WeChatFailed(ApiError):
+    status, code, message = 502, "wechat_failed", "WeChat answered with an error."
+
+
+def error_response(status: int, code: str, message: str, headers: dict | None = None):
+    response = jsonify({"error": {"code": code, "message": message}})
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _http_code(exc: HTTPException) -> str:
+    return (exc.name or "error").lower().replace(" ", "_").replace("-", "_").replace("'", "")
+
+
+def register_errorhandlers(app):
+    @app.errorhandler(ApiError)
+    def handle_api_error(exc: ApiError):
+        db.session.rollback()
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_exception(exc: HTTPException):
+        db.session.rollback()
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+        message = exc.description or exc.name
+        if exc.code == 413:
+            message = "The request body is too large."
+        return error_response(exc.code or 500, _http_code(exc), message, headers)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc: Exception):
+        db.session.rollback()
+        app.logger.exception("unhandled error")
+        return error_response(500, "internal_error", "Something went wrong on our side.")

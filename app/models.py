@@ -1,0 +1,109 @@
+"""Database rows: users, login tickets, PC sessions."""
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from . import clock
+from .extensions import db
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Stores naive UTC (same on SQLite and PostgreSQL), hands back aware UTC."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # WeChat's per-app user id; development sign-ins use "dev:<name>".
+    openid: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    unionid: Mapped[str | None] = mapped_column(sa.String(64))
+    nickname: Mapped[str] = mapped_column(sa.String(64), default="")
+    avatar_url: Mapped[str] = mapped_column(sa.String(512), default="")
+    # Bumped to revoke every mini-program token the user holds.
+    token_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "nickname": self.nickname, "avatar_url": self.avatar_url}
+
+
+class Ticket(db.Model):
+    """One QR login attempt. Its life (all changes go through app/tickets.py):
+
+        pending --scan--> scanned --confirm--> confirmed --poll by the bound browser--> consumed
+           |                 |  \\--scan again by the same user (stays scanned)
+           |                 +--cancel--> cancelled
+           +--(expires_at passes while pending, scanned or confirmed)--> expired
+
+    `browser_hash` binds the ticket to the browser that created it: only that
+    browser may poll it or receive the session it yields.
+    """
+
+    __tablename__ = "tickets"
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    browser_hash: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    # Every transition sets updated_at; other processes find changes by it.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow, index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    pc_ip: Mapped[str] = mapped_column(sa.String(64), default="")
+    pc_user_agent: Mapped[str] = mapped_column(sa.String(512), default="")
+    scanned_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    scanned_by: Mapped[User | None] = relationship(lazy="joined")
+
+    __table_args__ = (sa.Index("ix_tickets_pc_ip_status", "pc_ip", "status"),)
+
+
+class LoginSession(db.Model):
+    """A logged-in PC browser. The cookie holds a random token; only its hash is stored."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    ticket_id: Mapped[str | None] = mapped_column(sa.String(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ip: Mapped[str] = mapped_column(sa.String(64), default="")
+    user_agent: Mapped[str] = mapped_column(sa.String(512), default="")
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "ip": self.ip,
+            "user_agent": self.user_agent,
+            "created_at": isoformat(self.created_at),
+            "last_seen_at": isoformat(self.last_seen_at),
+        }
+
+
+def isoformat(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -1,0 +1,119 @@
+"""Mini-program endpoints. The user is only ever the one named by the bearer token."""
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import current_app, g, jsonify, request
+from sqlalchemy.exc import IntegrityError
+
+from .. import auth, errors, tickets, wechat
+from ..extensions import db
+from ..inputs import json_body, text_field
+from ..models import User, isoformat
+from . import bp
+
+DEV_PREFIX = "dev:"
+
+
+@bp.before_request
+def bodies_are_json():
+    # Any body must be JSON: a cross-site HTML form cannot send that.
+    if request.method in ("POST", "PATCH", "PUT") and request.content_length and not request.is_json:
+        raise errors.UnsupportedMediaType()
+
+
+@bp.post("/login")
+def login():
+    code = text_field(json_body(), "code", max_len=128)
+    if code.startswith(DEV_PREFIX):
+        if not current_app.config["DEV_LOGIN"]:
+            raise errors.DevLoginDisabled()
+        name = code[len(DEV_PREFIX):].strip()
+        if not 1 <= len(name) <= 32:
+            raise errors.InvalidRequest("A development code is 'dev:<name>' with a name of 1 to 32 characters.")
+        identity = {"openid": DEV_PREFIX + name, "unionid": None, "nickname": name}
+    elif current_app.config["DEV_LOGIN"]:
+        raise errors.InvalidRequest("WeChat sign-in is not configured here; use a 'dev:<name>' code.")
+    else:
+        identity = wechat.client().code_to_session(code)
+    user = _find_or_create_user(identity)
+    token, expires_in = auth.issue_mp_token(user)
+    return jsonify({"token": token, "expires_in": expires_in, "user": user.to_dict()})
+
+
+@bp.get("/me")
+@auth.mp_login_required
+def me():
+    return jsonify({"user": g.mp_user.to_dict()})
+
+
+@bp.patch("/me")
+@auth.mp_login_required
+def update_me():
+    data = json_body()
+    nickname = text_field(data, "nickname", max_len=32, required=False)
+    avatar_url = text_field(data, "avatar_url", max_len=512, required=False)
+    if nickname is None and avatar_url is None:
+        raise errors.InvalidRequest("Send 'nickname' and/or 'avatar_url'.")
+    if avatar_url is not None:
+        parts = urlsplit(avatar_url)
+        if parts.scheme != "https" or not parts.netloc:
+            raise errors.InvalidRequest("'avatar_url' must be an https:// URL.")
+    values = {k: v for k, v in (("nickname", nickname), ("avatar_url", avatar_url)) if v is not None}
+    db.session.execute(sa.update(User).where(User.id == g.mp_user.id).values(**values))
+    db.session.commit()
+    db.session.refresh(g.mp_user)
+    return jsonify({"user": g.mp_user.to_dict()})
+
+
+@bp.post("/tickets/<ticket_id>/scan")
+@auth.mp_login_required
+def scan(ticket_id):
+    ticket = tickets.scan(ticket_id, g.mp_user)
+    db.session.commit()
+    phone_ip = auth.client_ip()
+    return jsonify({
+        "ticket_id": ticket.id,
+        "status": ticket.status,
+        "expires_in": tickets.seconds_left(ticket),
+        # Where the login will happen, so the person can spot a code shown to
+        # them by someone else (QRLJacking).
+        "pc": {
+            "ip": ticket.pc_ip,
+            "user_agent": ticket.pc_user_agent,
+            "created_at": isoformat(ticket.created_at),
+            "ip_differs": bool(ticket.pc_ip and phone_ip and ticket.pc_ip != phone_ip),
+        },
+    })
+
+
+@bp.post("/tickets/<ticket_id>/confirm")
+@auth.mp_login_required
+def confirm(ticket_id):
+    ticket = tickets.confirm(ticket_id, g.mp_user)
+    db.session.commit()
+    return jsonify({"ticket_id": ticket.id, "status": ticket.status})
+
+
+@bp.post("/tickets/<ticket_id>/cancel")
+@auth.mp_login_required
+def cancel(ticket_id):
+    ticket = tickets.cancel(ticket_id, g.mp_user)
+    db.session.commit()
+    return jsonify({"ticket_id": ticket.id, "status": ticket.status})
+
+
+def _find_or_create_user(identity: dict) -> User:
+    openid = identity["openid"]
+    user = db.session.scalar(sa.select(User).where(User.openid == openid))
+    if user is None:
+        user = User(openid=openid, unionid=identity.get("unionid"), nickname=identity.get("nickname") or "")
+        db.session.add(user)
+        try:
+            db.session.commit()
+        except IntegrityError:  # the same person signed in twice at once; theirs won
+            db.session.rollback()
+            user = db.session.scalar(sa.select(User).where(User.openid == openid))
+    elif identity.get("unionid") and user.unionid != identity["unionid"]:
+        db.session.execute(sa.update(User).where(User.id == user.id).values(unionid=identity["unionid"]))
+        db.session.commit()
+    return user

@@ -1,0 +1,207 @@
+// The PC login page: get a ticket, show its QR, long-poll until the phone decides.
+// One poll in flight at a time; answers for an older ticket are ignored; backs off
+// when the network or server fails; pauses while the tab is hidden for long.
+(function () {
+  'use strict';
+  var T = JSON.parse(document.getElementById('qrl-text').textContent);
+  var root = document.getElementById('qrl');
+  var nextUrl = root.getAttribute('data-next') || '/';
+  var el = function (id) { return document.getElementById(id); };
+  var qrImg = el('qrl-qr'), statusEl = el('qrl-status'), countdownEl = el('qrl-countdown');
+  var refreshBtn = el('qrl-refresh'), scannedEl = el('qrl-scanned');
+
+  var HIDDEN_PAUSE_MS = 60000;  // stop polling once the tab has been hidden this long
+  var MAX_AUTO_REFRESH = 5;     // fresh codes fetched by themselves before asking for a click
+
+  var ticket = null;            // the current ticket's creation answer
+  var status = null;            // its last known status
+  var generation = 0;           // bumps with every new ticket; older answers are dropped
+  var controller = null;        // the request in flight, if any
+  var failures = 0;
+  var autoRefreshes = 0;
+  var expiresAt = 0;            // local clock, ms
+  var paused = false;
+  var hiddenTimer = null;
+  var retryTimer = null;
+
+  function fmt(s, vars) {
+    return s.replace(/\{(\w+)\}/g, function (_, k) { return vars[k]; });
+  }
+
+  function say(text) { statusEl.textContent = text; }
+
+  function abortInFlight() {
+    if (controller) { controller.abort(); controller = null; }
+    if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; }
+  }
+
+  function newTicket() {
+    abortInFlight();
+    var gen = ++generation;
+    status = null;
+    refreshBtn.hidden = true;
+    scannedEl.hidden = true;
+    say(T.loading);
+    controller = new AbortController();
+    fetch('/api/tickets', {method: 'POST', credentials: 'same-origin', signal: controller.signal,
+                           headers: {'Accept': 'application/json'}})
+      .then(function (r) {
+        if (!r.ok) { throw r; }
+        return r.json();
+      })
+      .then(function (t) {
+        if (gen !== generation) { return; }
+        controller = null;
+        failures = 0;
+        ticket = t;
+        qrImg.src = t.qr_svg_url;
+        qrImg.hidden = false;
+        apply(gen, t);
+      })
+      .catch(function (err) {
+        if (gen !== generation || isAbort(err)) { return; }
+        controller = null;
+        retryLater(gen, err, newTicket);
+      });
+  }
+
+  function poll(gen) {
+    if (gen !== generation || paused) { return; }
+    controller = new AbortController();
+    var url = '/api/tickets/' + encodeURIComponent(ticket.ticket_id) +
+      '?wait=' + (ticket.poll_max_wait || 25) + '&since=' + encodeURIComponent(status);
+    fetch(url, {credentials: 'same-origin', cache: 'no-store', signal: controller.signal})
+      .then(function (r) {
+        if (gen !== generation) { return null; }
+        if (r.status === 403 || r.status === 404) {
+          // The ticket is gone or this browser lost its binding: start over.
+          newTicket();
+          return null;
+        }
+        if (!r.ok) { throw r; }
+        return r.json();
+      })
+      .then(function (body) {
+        if (!body || gen !== generation) { return; }
+        controller = null;
+        failures = 0;
+        apply(gen, body);
+      })
+      .catch(function (err) {
+        if (gen !== generation || isAbort(err)) { return; }
+        controller = null;
+        retryLater(gen, err, function () { poll(gen); });
+      });
+  }
+
+  function apply(gen, body) {
+    status = body.status;
+    expiresAt = Date.now() + (body.expires_in || 0) * 1000;
+    root.setAttribute('data-status', status);
+    tick();
+    switch (status) {
+      case 'pending':
+        scannedEl.hidden = true;
+        qrImg.hidden = false;
+        say(T.pending);
+        poll(gen);
+        break;
+      case 'scanned':
+        showScanned(body.scanned_by || {});
+        poll(gen);
+        break;
+      case 'confirmed':
+      case 'consumed':
+        // The answer that said "confirmed" carried the session cookie.
+        say(T.confirmed);
+        countdownEl.textContent = '';
+        location.assign(nextUrl);
+        break;
+      case 'cancelled':
+        scannedEl.hidden = true;
+        qrImg.hidden = true;
+        say(T.cancelled);
+        countdownEl.textContent = '';
+        refreshBtn.hidden = false;
+        break;
+      case 'expired':
+        countdownEl.textContent = '';
+        if (autoRefreshes < MAX_AUTO_REFRESH && !document.hidden) {
+          autoRefreshes += 1;
+          say(T.expired);
+          newTicket();
+        } else {
+          qrImg.hidden = true;
+          scannedEl.hidden = true;
+          say(T.expired_stopped);
+          refreshBtn.hidden = false;
+        }
+        break;
+    }
+  }
+
+  function showScanned(who) {
+    qrImg.hidden = true;
+    scannedEl.hidden = false;
+    var avatar = el('qrl-avatar');
+    if (who.avatar_url) { avatar.src = who.avatar_url; avatar.hidden = false; } else { avatar.hidden = true; }
+    el('qrl-nickname').textContent = who.nickname || '';
+    say(fmt(T.scanned, {name: who.nickname || '?'}));
+    autoRefreshes = 0;
+  }
+
+  function retryLater(gen, err, again) {
+    failures += 1;
+    var delay = Math.min(30, Math.pow(2, failures - 1)) * 1000;
+    var retryAfter = err && err.headers && parseInt(err.headers.get('Retry-After'), 10);
+    if (retryAfter > 0) { delay = Math.max(delay, retryAfter * 1000); }
+    delay = delay * (0.8 + Math.random() * 0.4);  // spread reconnects after an outage
+    say(fmt(T.offline, {s: Math.round(delay / 1000)}));
+    retryTimer = setTimeout(function () {
+      retryTimer = null;
+      if (gen === generation) { again(); }
+    }, delay);
+  }
+
+  function isAbort(err) { return err && err.name === 'AbortError'; }
+
+  function tick() {
+    if (status === 'pending' || status === 'scanned') {
+      var left = Math.max(0, Math.round((expiresAt - Date.now()) / 1000));
+      countdownEl.textContent = fmt(T.expires_in, {s: left});
+    }
+  }
+  setInterval(tick, 1000);
+
+  refreshBtn.addEventListener('click', function () {
+    autoRefreshes = 0;
+    newTicket();
+  });
+
+  document.addEventListener('visibilitychange', function () {
+    if (document.hidden) {
+      hiddenTimer = setTimeout(function () {
+        paused = true;
+        abortInFlight();
+        say(T.paused);
+      }, HIDDEN_PAUSE_MS);
+      return;
+    }
+    clearTimeout(hiddenTimer);
+    if (paused) {
+      paused = false;
+      if (!ticket || Date.now() >= expiresAt) { autoRefreshes = 0; newTicket(); return; }
+      // Ask for the current state at once (since = null), then go on waiting.
+      status = 'unknown';
+      var gen = generation;
+      controller = new AbortController();
+      fetch('/api/tickets/' + encodeURIComponent(ticket.ticket_id), {credentials: 'same-origin', cache: 'no-store',
+                                                                       signal: controller.signal})
+        .then(function (r) { if (!r.ok) { throw r; } return r.json(); })
+        .then(function (body) { if (gen === generation) { controller = null; apply(gen, body); } })
+        .catch(function (err) { if (gen === generation && !isAbort(err)) { controller = null; newTicket(); } });
+    }
+  });
+
+  newTicket();
+}());

@@ -1,0 +1,176 @@
+"""The login ticket's state machine: every change of a ticket happens here.
+
+Each transition is one conditional UPDATE ... WHERE id = :id AND <allowed from>
+whose row count decides who won, so two phones (or two workers) racing on the
+same ticket can never both succeed. When the UPDATE matches nothing, the
+ticket is read again only to say why, with the matching error.
+
+Views never assign `ticket.status` and never commit half a transition: they
+call one function here and commit. Waiting polls are woken after the commit
+(see `_notify_after_commit`).
+"""
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from . import clock, errors
+from .extensions import db
+from .models import Ticket, User
+from .security import new_ticket_id
+
+PENDING = "pending"
+SCANNED = "scanned"
+CONFIRMED = "confirmed"
+CONSUMED = "consumed"  # the bound browser has received its session
+CANCELLED = "cancelled"
+EXPIRED = "expired"
+
+STATUSES = (PENDING, SCANNED, CONFIRMED, CONSUMED, CANCELLED, EXPIRED)
+LIVE = (PENDING, SCANNED, CONFIRMED)  # may still change; expire when expires_at passes
+FINAL = (CONSUMED, CANCELLED, EXPIRED)
+
+_CHANGED_KEY = "qrlogin_changed_tickets"
+
+
+def create(browser_hash: str, pc_ip: str, pc_user_agent: str) -> Ticket:
+    now = clock.utcnow()
+    ticket = Ticket(
+        id=new_ticket_id(),
+        status=PENDING,
+        browser_hash=browser_hash,
+        created_at=now,
+        updated_at=now,
+        expires_at=now + timedelta(seconds=current_app.config["TICKET_TTL_SECONDS"]),
+        pc_ip=pc_ip[:64],
+        pc_user_agent=pc_user_agent[:512],
+    )
+    db.session.add(ticket)
+    db.session.flush()
+    return ticket
+
+
+def get(ticket_id: str) -> Ticket:
+    """The ticket as it is now; a live ticket past its expiry is expired first."""
+    ticket = db.session.get(Ticket, ticket_id, populate_existing=True) if _well_formed(ticket_id) else None
+    if ticket is None:
+        raise errors.TicketNotFound()
+    if ticket.status in LIVE and ticket.expires_at <= clock.utcnow():
+        _expire(ticket_id)
+        db.session.refresh(ticket)
+    return ticket
+
+
+def seconds_left(ticket: Ticket) -> int:
+    return max(0, int((ticket.expires_at - clock.utcnow()).total_seconds()))
+
+
+def scan(ticket_id: str, user: User) -> Ticket:
+    """A phone has read the code. Scanning again by the same person is harmless."""
+    now = clock.utcnow()
+    allowed = sa.or_(
+        Ticket.status == PENDING,
+        sa.and_(Ticket.status == SCANNED, Ticket.scanned_by_id == user.id),
+    )
+    if not _transition(ticket_id, allowed, SCANNED, scanned_by_id=user.id, scanned_at=now):
+        _refuse(ticket_id, user, "scan")
+    return get(ticket_id)
+
+
+def confirm(ticket_id: str, user: User) -> Ticket:
+    """The person who scanned approves. The PC then has a short window to pick it up."""
+    now = clock.utcnow()
+    pickup = timedelta(seconds=current_app.config["CONFIRM_PICKUP_SECONDS"])
+    allowed = sa.and_(Ticket.status == SCANNED, Ticket.scanned_by_id == user.id)
+    if not _transition(ticket_id, allowed, CONFIRMED, confirmed_at=now, expires_at=now + pickup):
+        _refuse(ticket_id, user, "confirm")
+    return get(ticket_id)
+
+
+def cancel(ticket_id: str, user: User) -> Ticket:
+    """The person who scanned declines. Final: the code can never be used again."""
+    allowed = sa.and_(Ticket.status == SCANNED, Ticket.scanned_by_id == user.id)
+    if not _transition(ticket_id, allowed, CANCELLED, finished_at=clock.utcnow()):
+        _refuse(ticket_id, user, "cancel")
+    return get(ticket_id)
+
+
+def consume(ticket_id: str, browser_hash: str) -> bool:
+    """The bound browser takes the confirmed login. True for exactly one caller, ever."""
+    allowed = sa.and_(Ticket.status == CONFIRMED, Ticket.browser_hash == browser_hash)
+    return _transition(ticket_id, allowed, CONSUMED, finished_at=clock.utcnow())
+
+
+def _expire(ticket_id: str) -> bool:
+    now = clock.utcnow()
+    stmt = (
+        sa.update(Ticket)
+        .where(Ticket.id == ticket_id, Ticket.status.in_(LIVE), Ticket.expires_at <= now)
+        .values(status=EXPIRED, updated_at=now, finished_at=now)
+    )
+    return _execute(ticket_id, stmt)
+
+
+def _transition(ticket_id: str, allowed, to: str, **values) -> bool:
+    now = clock.utcnow()
+    stmt = (
+        sa.update(Ticket)
+        .where(Ticket.id == ticket_id, Ticket.expires_at > now, allowed)
+        .values(status=to, updated_at=now, **values)
+    )
+    return _execute(ticket_id, stmt)
+
+
+def _execute(ticket_id: str, stmt) -> bool:
+    result = db.session.execute(stmt, execution_options={"synchronize_session": False})
+    if result.rowcount != 1:
+        return False
+    db.session.info.setdefault(_CHANGED_KEY, set()).add(ticket_id)
+    return True
+
+
+def _refuse(ticket_id: str, user: User, action: str):
+    """Explain why a transition matched no row, as the most specific error."""
+    ticket = get(ticket_id)
+    status = ticket.status
+    if status == EXPIRED:
+        raise errors.TicketExpired()
+    if status == CANCELLED:
+        raise errors.TicketCancelled()
+    if status == CONSUMED:
+        raise errors.TicketUsed()
+    someone_else = ticket.scanned_by_id is not None and ticket.scanned_by_id != user.id
+    if action == "scan" and someone_else:
+        raise errors.TicketTaken()
+    if someone_else:
+        raise errors.NotTicketOwner()
+    if status == PENDING:
+        raise errors.InvalidTransition("Scan the code before you confirm or cancel.")
+    if status == CONFIRMED:
+        raise errors.InvalidTransition("This login is already confirmed.")
+    raise errors.InvalidTransition()
+
+
+def _well_formed(ticket_id: str) -> bool:
+    return 0 < len(ticket_id) <= 32 and all(c.isascii() and (c.isalnum() or c in "-_") for c in ticket_id)
+
+
+def changed_since(cursor) -> list[tuple[str, object]]:
+    """(id, updated_at) of tickets changed at or after `cursor`, for the cross-process watcher."""
+    return list(db.session.execute(sa.select(Ticket.id, Ticket.updated_at).where(Ticket.updated_at >= cursor)))
+
+
+@event.listens_for(Session, "after_commit")
+def _notify_after_commit(session):
+    changed = session.info.pop(_CHANGED_KEY, None)
+    if changed and has_app_context():
+        hub = current_app.extensions.get("qrlogin_waiters")
+        if hub is not None:
+            hub.notify(changed)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session):
+    session.info.pop(_CHANGED_KEY, None)

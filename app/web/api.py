@@ -1,0 +1,143 @@
+"""PC browser API: create a login ticket, long-poll it, read and end the session."""
+import time
+
+from flask import current_app, jsonify, make_response, request, url_for
+
+from .. import auth, clock, errors, qr, tickets
+from ..extensions import db
+from ..inputs import choice_arg, number_arg
+from ..models import Ticket, isoformat
+from ..security import hash_secret, new_secret, secret_matches
+from . import bp
+
+
+@bp.post("/api/tickets")
+def create_ticket():
+    secret = _browser_secret() or new_secret()
+    ticket = tickets.create(hash_secret(secret), auth.client_ip(), auth.user_agent())
+    db.session.commit()
+    body = _ticket_json(ticket)
+    body["qr_content"] = qr_content(ticket.id)
+    body["qr_svg_url"] = url_for("web.ticket_qr", ticket_id=ticket.id, kind="svg")
+    body["qr_png_url"] = url_for("web.ticket_qr", ticket_id=ticket.id, kind="png")
+    body["poll_max_wait"] = current_app.config["POLL_MAX_WAIT_SECONDS"]
+    response = make_response(jsonify(body), 201)
+    _set_bind_cookie(response, secret)
+    return response
+
+
+@bp.get("/api/tickets/<ticket_id>/qr.<kind>")
+def ticket_qr(ticket_id, kind):
+    if kind not in ("svg", "png"):
+        raise errors.NotFound("QR images are served as qr.svg or qr.png.")
+    ticket = tickets.get(ticket_id)
+    db.session.commit()
+    content = qr_content(ticket.id)
+    image, mimetype = (qr.svg(content), "image/svg+xml") if kind == "svg" else (qr.png(content), "image/png")
+    response = current_app.response_class(image, mimetype=mimetype)
+    response.headers["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+@bp.get("/api/tickets/<ticket_id>")
+def poll_ticket(ticket_id):
+    """Answer the ticket's state; with `since` equal to it, wait up to `wait` seconds for a change."""
+    wait = number_arg("wait", default=0, low=0, high=current_app.config["POLL_MAX_WAIT_SECONDS"])
+    since = choice_arg("since", tickets.STATUSES)
+    ticket = tickets.get(ticket_id)
+    secret = _browser_secret()
+    if not secret_matches(secret, ticket.browser_hash):
+        raise errors.NotBoundBrowser()
+    db.session.commit()  # keeps a lazy expiry; frees the connection before waiting
+    if since == ticket.status and wait > 0:
+        ticket = _wait_for_change(ticket, since, wait)
+    return _answer(ticket, hash_secret(secret))
+
+
+@bp.get("/api/me")
+def me():
+    login = auth.current_session()
+    db.session.commit()
+    if login is None:
+        raise errors.NotAuthenticated()
+    return jsonify({"user": login.user.to_dict(), "session": login.to_dict()})
+
+
+@bp.post("/api/logout")
+def logout():
+    # A JSON content type cannot be sent cross-site without a CORS preflight,
+    # so another site cannot log the user out with a hidden form.
+    if not request.is_json:
+        raise errors.UnsupportedMediaType()
+    login = auth.current_session()
+    if login is not None:
+        auth.end_session(login)
+    db.session.commit()
+    response = jsonify({"logged_out": login is not None})
+    auth.clear_login_cookie(response)
+    return response
+
+
+def qr_content(ticket_id: str) -> str:
+    """The text the QR encodes: a public URL naming the ticket, nothing secret."""
+    base = current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
+    return f"{base}/qr/{ticket_id}"
+
+
+def _wait_for_change(ticket: Ticket, since: str, wait: float) -> Ticket:
+    hub = current_app.extensions["qrlogin_waiters"]
+    deadline = time.monotonic() + wait
+    while True:
+        remaining = deadline - time.monotonic()
+        if ticket.status in tickets.LIVE:
+            # Wake exactly when the ticket expires, to report it at once.
+            until_expiry = (ticket.expires_at - clock.utcnow()).total_seconds() + 0.01
+            remaining = min(remaining, max(until_expiry, 0))
+        db.session.close()  # hold no database connection while waiting
+        hub.wait(ticket.id, remaining)
+        ticket = tickets.get(ticket.id)
+        db.session.commit()
+        if ticket.status != since or time.monotonic() >= deadline or hub.closing:
+            return ticket
+
+
+def _answer(ticket: Ticket, browser_hash: str):
+    body = _ticket_json(ticket)
+    token = None
+    if ticket.status == tickets.CONFIRMED:
+        if tickets.consume(ticket.id, browser_hash):
+            token = auth.start_session(ticket.scanned_by_id, ticket.id)
+            db.session.commit()
+        else:  # another request from this browser took it a moment ago
+            db.session.rollback()
+            ticket = tickets.get(ticket.id)
+            body = _ticket_json(ticket)
+    response = jsonify(body)
+    if token is not None:
+        auth.set_login_cookie(response, token)
+    return response
+
+
+def _ticket_json(ticket: Ticket) -> dict:
+    body = {
+        "ticket_id": ticket.id,
+        "status": ticket.status,
+        "expires_in": tickets.seconds_left(ticket),
+        "expires_at": isoformat(ticket.expires_at),
+    }
+    if ticket.status in (tickets.SCANNED, tickets.CONFIRMED) and ticket.scanned_by is not None:
+        # Only what the login page shows; nothing else about the person.
+        body["scanned_by"] = {"nickname": ticket.scanned_by.nickname, "avatar_url": ticket.scanned_by.avatar_url}
+    return body
+
+
+def _browser_secret() -> str | None:
+    secret = request.cookies.get(current_app.config["BIND_COOKIE_NAME"])
+    return secret if secret and len(secret) <= 128 else None
+
+
+def _set_bind_cookie(response, secret: str) -> None:
+    cfg = current_app.config
+    # Reused across tabs of one browser, so several open login pages all keep working.
+    response.set_cookie(cfg["BIND_COOKIE_NAME"], secret, path="/", secure=cfg["COOKIE_SECURE"],
+                        httponly=True, samesite="Lax")

@@ -1,0 +1,38 @@
+"""HTML pages: the PC login page, the home page, and the page a phone opens from the QR."""
+from flask import current_app, render_template, request
+
+from .. import auth
+from ..extensions import db
+from ..models import isoformat
+from . import bp
+from .i18n import texts
+
+
+def safe_next(value: str | None) -> str:
+    """Only a path on this site: no scheme, no host, no protocol-relative //, no backslashes."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    if any(ord(c) < 32 for c in value) or len(value) > 512:
+        return "/"
+    return value
+
+
+@bp.get("/")
+def index():
+    login = auth.current_session()
+    db.session.commit()
+    return render_template("index.html", t=texts(), login=login,
+                           started=isoformat(login.created_at) if login else None)
+
+
+@bp.get("/login")
+def login_page():
+    return render_template("login.html", t=texts(), next_url=safe_next(request.args.get("next")))
+
+
+@bp.get("/qr/<ticket_id>")
+def phone_page(ticket_id):
+    # What a phone's browser shows when it opens the QR's URL. In development
+    # login mode it is a stand-in for the mini-program; otherwise it points there.
+    return render_template("phone.html", t=texts(), ticket_id=ticket_id,
+                           dev_login=current_app.config["DEV_LOGIN"])
