@@ -46,6 +46,11 @@ def from_env(environ=None, instance_path=".") -> dict:
         "POLL_MAX_WAIT_SECONDS": _int(environ, "POLL_MAX_WAIT_SECONDS", 25, minimum=0),
         # How often each process looks for changes made by other processes.
         "WAKE_CHECK_SECONDS": float(environ.get("WAKE_CHECK_SECONDS", "0.5")),
+        # While a broadcast channel (LISTEN/NOTIFY, or local sockets for SQLite) is up,
+        # the periodic check only runs this often, as a safety net.
+        "WAKE_SAFETY_CHECK_SECONDS": float(environ.get("WAKE_SAFETY_CHECK_SECONDS", "5")),
+        # auto: LISTEN/NOTIFY on PostgreSQL, Unix sockets on SQLite; none: periodic check only.
+        "WAKE_CHANNEL": environ.get("WAKE_CHANNEL", "auto"),
         "SESSION_TTL_SECONDS": _int(environ, "SESSION_TTL_SECONDS", 14 * 24 * 3600, minimum=60),
         "MP_TOKEN_TTL_SECONDS": _int(environ, "MP_TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=60),
         "WECHAT_APPID": environ.get("WECHAT_APPID") or None,

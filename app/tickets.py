@@ -124,10 +124,15 @@ def _transition(ticket_id: str, allowed, to: str, **values) -> bool:
 
 
 def _execute(ticket_id: str, stmt) -> bool:
+    if not _well_formed(ticket_id):
+        return False  # names no ticket; the caller's refusal says 404
     result = db.session.execute(stmt, execution_options={"synchronize_session": False})
     if result.rowcount != 1:
         return False
     db.session.info.setdefault(_CHANGED_KEY, set()).add(ticket_id)
+    channel = current_app.extensions["qrlogin_waiters"].channel
+    if channel is not None:
+        channel.publish_in_transaction(db.session, ticket_id)
     return True
 
 
@@ -168,7 +173,7 @@ def _notify_after_commit(session):
     if changed and has_app_context():
         hub = current_app.extensions.get("qrlogin_waiters")
         if hub is not None:
-            hub.notify(changed)
+            hub.committed(changed)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -1,13 +1,25 @@
 """Where long-polls wait, and what wakes them.
 
-A poll waits on an in-process event keyed by ticket id. A change committed in
-this process wakes it directly (tickets._notify_after_commit). A change
-committed by another process is found by one watcher per process, which looks
-for recently updated tickets every WAKE_CHECK_SECONDS while anything waits: one
-indexed query per interval, however many polls are waiting.
+A poll waits on an in-process event keyed by ticket id and holds no database
+connection. What wakes it:
+
+1. A change committed in this process: tickets._notify_after_commit calls
+   `notify` directly.
+2. A change committed by another process or machine, through a broadcast
+   channel: PostgreSQL LISTEN/NOTIFY (one listening connection per process;
+   the NOTIFY is sent inside the changing transaction, so it fires exactly at
+   commit), or on SQLite, Unix datagram sockets shared by the processes that
+   use the same database file on this box.
+3. A safety net, one indexed query per process ("tickets updated since …"):
+   every WAKE_CHECK_SECONDS while the channel is down or absent, and every
+   WAKE_SAFETY_CHECK_SECONDS while it is up. Its cost does not grow with the
+   number of waiting polls, and it runs only while some poll waits.
 """
+import hashlib
 import logging
 import os
+import socket
+import tempfile
 import threading
 import time
 from datetime import timedelta
@@ -17,19 +29,22 @@ from .extensions import db
 
 log = logging.getLogger(__name__)
 
-# A transaction stamps updated_at before it commits, so a watcher's query can
-# run between the two; looking back this far catches such late commits.
+# A transaction stamps updated_at before it commits, so a check can run
+# between the two; looking back this far catches such late commits.
 COMMIT_OVERLAP = timedelta(seconds=2)
+PG_CHANNEL = "qrlogin_ticket"
 
 
 class Waiters:
     def __init__(self, app):
         self.app = app
         self.check_seconds = app.config["WAKE_CHECK_SECONDS"]
+        self.safety_check_seconds = app.config["WAKE_SAFETY_CHECK_SECONDS"]
         self._lock = threading.Lock()
         self._events: dict[str, set[threading.Event]] = {}
-        self._watcher_pid = None
+        self._started_pid = None
         self._closing = False
+        self.channel = _make_channel(app, self)
 
     @property
     def closing(self) -> bool:
@@ -40,14 +55,24 @@ class Waiters:
         with self._lock:
             return sum(len(events) for events in self._events.values())
 
+    def start(self) -> None:
+        """Start this process's channel and safety net (idempotent; restarts after a fork)."""
+        with self._lock:
+            if self._started_pid == os.getpid() or self._closing:
+                return
+            self._started_pid = os.getpid()
+        if self.channel is not None:
+            self.channel.start()
+        threading.Thread(target=self._safety_net, name="qrlogin-safety-net", daemon=True).start()
+
     def wait(self, ticket_id: str, timeout: float) -> bool:
         """Block up to `timeout` seconds; True when woken by a change."""
         if self._closing or timeout <= 0:
             return False
+        self.start()
         event = threading.Event()
         with self._lock:
             self._events.setdefault(ticket_id, set()).add(event)
-            self._ensure_watcher()
         try:
             return event.wait(timeout)
         finally:
@@ -59,10 +84,17 @@ class Waiters:
                         del self._events[ticket_id]
 
     def notify(self, ticket_ids) -> None:
+        """Wake this process's polls waiting on these tickets."""
         with self._lock:
             events = [e for tid in ticket_ids for e in self._events.get(tid, ())]
         for event in events:
             event.set()
+
+    def committed(self, ticket_ids) -> None:
+        """Called after a commit changed these tickets: wake them here and everywhere."""
+        self.notify(ticket_ids)
+        if self.channel is not None:
+            self.channel.publish_after_commit(ticket_ids)
 
     def close(self) -> None:
         """Answer every waiting poll now (the server is stopping); later waits return at once."""
@@ -71,38 +103,198 @@ class Waiters:
             events = [e for group in self._events.values() for e in group]
         for event in events:
             event.set()
+        if self.channel is not None:
+            self.channel.close()
 
-    def _ensure_watcher(self) -> None:
-        # Started lazily so that it runs in the worker process, after any fork.
-        if self._watcher_pid == os.getpid():
-            return
-        self._watcher_pid = os.getpid()
-        threading.Thread(target=self._watch, name="qrlogin-watcher", daemon=True).start()
-
-    def _watch(self) -> None:
+    def _safety_net(self) -> None:
         from . import tickets
 
         seen: dict[str, object] = {}
         cursor = clock.utcnow() - COMMIT_OVERLAP
+        last_check = time.monotonic()
         while not self._closing:
             time.sleep(self.check_seconds)
             with self._lock:
-                if not self._events:
-                    continue
-            started = clock.utcnow()
+                idle = not self._events
+            channel_up = self.channel is not None and self.channel.healthy_for(time.monotonic() - last_check)
+            if idle or (channel_up and time.monotonic() - last_check < self.safety_check_seconds):
+                if idle:  # nothing waits: nothing to catch up on later
+                    cursor, last_check = clock.utcnow() - COMMIT_OVERLAP, time.monotonic()
+                continue
+            started, last_check = clock.utcnow(), time.monotonic()
             try:
                 with self.app.app_context():
                     try:
                         rows = tickets.changed_since(cursor)
                     finally:
                         db.session.remove()
-            except Exception:  # a database hiccup must not kill the watcher
+            except Exception:  # a database hiccup must not stop the safety net
                 log.exception("wake-up check failed; retrying")
                 continue
             fresh = [tid for tid, updated in rows if seen.get(tid) != updated]
-            for tid, updated in rows:
-                seen[tid] = updated
+            seen.update(rows)
             cursor = started - COMMIT_OVERLAP
             seen = {tid: u for tid, u in seen.items() if u >= cursor}
             if fresh:
                 self.notify(fresh)
+
+
+class _Channel:
+    """Carries 'these tickets changed' to every process using the same database."""
+
+    def __init__(self, hub: Waiters):
+        self.hub = hub
+        self._up_since: float | None = None
+
+    def healthy_for(self, seconds: float) -> bool:
+        """Up, without a break, for at least the last `seconds`."""
+        return self._up_since is not None and time.monotonic() - self._up_since >= seconds
+
+    def _set_up(self, up: bool) -> None:
+        self._up_since = time.monotonic() if up else None
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name=f"qrlogin-{type(self).__name__}", daemon=True).start()
+
+    def publish_in_transaction(self, session, ticket_id: str) -> None:
+        """Hook run inside the changing transaction."""
+
+    def publish_after_commit(self, ticket_ids) -> None:
+        """Hook run after the changing transaction committed."""
+
+    def close(self) -> None:
+        self._set_up(False)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class PostgresChannel(_Channel):
+    """LISTEN on one connection per process; NOTIFY from the changing transaction."""
+
+    def __init__(self, hub: Waiters, url):
+        super().__init__(hub)
+        self.dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def publish_in_transaction(self, session, ticket_id: str) -> None:
+        import sqlalchemy as sa
+
+        # Delivered by PostgreSQL when (and only if) the transaction commits.
+        session.execute(sa.select(sa.func.pg_notify(PG_CHANNEL, ticket_id)))
+
+    def _run(self) -> None:
+        import psycopg
+
+        backoff = 0.5
+        while not self.hub.closing:
+            try:
+                with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {PG_CHANNEL}")
+                    self._set_up(True)
+                    backoff = 0.5
+                    while not self.hub.closing:
+                        batch = [n.payload for n in conn.notifies(timeout=1.0, stop_after=500)]
+                        if batch:
+                            self.hub.notify(batch)
+                        else:
+                            conn.execute("SELECT 1")  # notice a dead connection while idle
+            except Exception as exc:
+                if self.hub.closing:
+                    return
+                log.warning("ticket listener lost its connection (%s); reconnecting in %.1fs",
+                            type(exc).__name__, backoff)
+            self._set_up(False)
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 30)
+
+
+class LocalSocketChannel(_Channel):
+    """For SQLite: every process using the database file binds a Unix datagram socket
+    in one shared folder, and a commit sends the changed ticket ids to all of them."""
+
+    def __init__(self, hub: Waiters, database_path: str):
+        super().__init__(hub)
+        key = hashlib.sha256(os.path.abspath(database_path).encode()).hexdigest()[:16]
+        # Socket paths are limited to ~100 bytes, so the folder lives in the temp dir.
+        self.folder = os.path.join(tempfile.gettempdir(), f"qrlogin-wake-{key}")
+        self.path = None
+        self.sock = None
+        self._sender = None
+        self._sender_pid = None
+
+    def start(self) -> None:
+        try:
+            os.makedirs(self.folder, mode=0o700, exist_ok=True)
+            self.path = os.path.join(self.folder, f"{os.getpid()}-{os.urandom(4).hex()}.sock")
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self.sock.bind(self.path)
+        except OSError as exc:
+            log.warning("no wake-up socket (%s); relying on the periodic check", exc)
+            return
+        self._set_up(True)
+        super().start()
+
+    def _get_sender(self):
+        # Any process may publish, including one where no poll ever waited.
+        if self._sender_pid != os.getpid():
+            self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self._sender.setblocking(False)
+            self._sender_pid = os.getpid()
+        return self._sender
+
+    def publish_after_commit(self, ticket_ids) -> None:
+        payload = "\n".join(ticket_ids).encode()
+        try:
+            peers = [entry.path for entry in os.scandir(self.folder) if entry.name.endswith(".sock")]
+        except OSError:
+            return
+        for peer in peers:
+            if peer == self.path:
+                continue
+            try:
+                self._get_sender().sendto(payload, peer)
+            except (ConnectionRefusedError, FileNotFoundError):
+                _unlink(peer)  # a process that is gone
+            except OSError:
+                pass  # a full queue: that process's periodic check catches up
+
+    def _run(self) -> None:
+        while not self.hub.closing:
+            try:
+                data = self.sock.recv(65536)
+            except OSError:
+                break
+            self.hub.notify(data.decode(errors="ignore").split("\n"))
+        self._set_up(False)
+
+    def close(self) -> None:
+        super().close()
+        if self.path:
+            _unlink(self.path)
+        for s in (self.sock, self._sender):
+            if s is not None:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _make_channel(app, hub: Waiters) -> _Channel | None:
+    import sqlalchemy as sa
+
+    kind = app.config["WAKE_CHANNEL"]
+    if kind == "none":
+        return None
+    url = sa.engine.make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "postgresql":
+        return PostgresChannel(hub, url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return LocalSocketChannel(hub, url.database)
+    return None

@@ -1,8 +1,10 @@
+import os
 import shutil
 import threading
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from app import clock as app_clock
@@ -30,14 +32,57 @@ def migrated_sqlite(tmp_path_factory):
     return path
 
 
+def _unavailable(reason: str):
+    """Outside CI a missing PostgreSQL skips its half of the suite; in CI it fails."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"PostgreSQL tests cannot run in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres():
+    """The PostgreSQL database named by TEST_DATABASE_URL, emptied and migrated once."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        _unavailable("TEST_DATABASE_URL is not set")
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+    except sa.exc.OperationalError as exc:
+        _unavailable(f"cannot reach {engine.url.render_as_string()}: {exc.orig}")
+    finally:
+        engine.dispose()
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path, migrated_sqlite):
+    """Every test that uses the app runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        db_path = tmp_path / "qrlogin.sqlite3"
+        shutil.copy(migrated_sqlite, db_path)
+        return f"sqlite:///{db_path}"
+    url = request.getfixturevalue("migrated_postgres")
+    engine = sa.create_engine(url)
+    tables = [t for t in sa.inspect(engine).get_table_names() if t != "alembic_version"]
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
 @pytest.fixture
-def config(tmp_path, migrated_sqlite, fake_wechat):
-    db_path = tmp_path / "qrlogin.sqlite3"
-    shutil.copy(migrated_sqlite, db_path)
+def config(database_url, fake_wechat):
     return {
         "TESTING": True,
         "SECRET_KEY": "test-secret-key",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+        "SQLALCHEMY_DATABASE_URI": database_url,
         "PUBLIC_BASE_URL": None,
         "WECHAT_APPID": APPID,
         "WECHAT_SECRET": SECRET,

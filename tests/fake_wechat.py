@@ -23,6 +23,7 @@ class FakeWeChat:
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
+        self.server.handle_error = lambda request, address: None  # clients that gave up (timeouts)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property

@@ -72,23 +72,72 @@ def test_poll_returns_when_the_ticket_expires(config):
     app.extensions["qrlogin_waiters"].close()
 
 
-def test_poll_wakes_on_a_change_made_by_another_process(app, browser, ticket, phone):
-    """A change committed elsewhere (another worker) is found by the watcher, not by this process's notify."""
-    thread, result = in_thread(poll, browser, ticket["ticket_id"], wait=20, since="pending")
-    time.sleep(0.3)
+def commit_elsewhere(app, ticket_id, **values):
+    """Change a ticket through a separate connection, as another worker or machine would,
+    without this process's notify or any broadcast."""
     engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
-    with engine.begin() as conn:  # its own connection, as another worker would have
+    with engine.begin() as conn:
         conn.execute(
-            sa.update(Ticket.__table__)
-            .where(Ticket.__table__.c.id == ticket["ticket_id"])
-            .values(status="scanned", scanned_by_id=phone.user["id"], updated_at=clock.utcnow())
+            sa.update(Ticket.__table__).where(Ticket.__table__.c.id == ticket_id)
+            .values(updated_at=clock.utcnow(), **values)
         )
     engine.dispose()
-    changed_at = time.monotonic()
-    thread.join(timeout=10)
-    response, _ = result["value"]
+
+
+def test_periodic_check_wakes_a_poll_on_a_change_made_elsewhere(config, phone):
+    from app import create_app
+
+    app = create_app({**config, "WAKE_CHANNEL": "none", "WAKE_CHECK_SECONDS": 0.2})
+    browser = app.test_client()
+    ticket = browser.post("/api/tickets").get_json()
+    thread, result = in_thread(poll, browser, ticket["ticket_id"], wait=20, since="pending")
+    time.sleep(0.3)  # let the poll start waiting; this is not a TTL
+    commit_elsewhere(app, ticket["ticket_id"], status="scanned", scanned_by_id=phone.user["id"])
+    thread.join(timeout=30)
+    response, took = result["value"]
     assert response.get_json()["status"] == "scanned"
-    assert time.monotonic() - changed_at < 3
+    assert took < 10  # well before the 20 s wait ran out
+    app.extensions["qrlogin_waiters"].close()
+
+
+def test_safety_net_catches_a_change_the_broadcast_missed(config, phone):
+    from app import create_app
+
+    app = create_app({**config, "WAKE_SAFETY_CHECK_SECONDS": 0.5, "WAKE_CHECK_SECONDS": 0.2})
+    browser = app.test_client()
+    ticket = browser.post("/api/tickets").get_json()
+    thread, result = in_thread(poll, browser, ticket["ticket_id"], wait=20, since="pending")
+    time.sleep(0.3)
+    commit_elsewhere(app, ticket["ticket_id"], status="scanned", scanned_by_id=phone.user["id"])
+    thread.join(timeout=30)
+    response, took = result["value"]
+    assert response.get_json()["status"] == "scanned"
+    assert took < 10
+    app.extensions["qrlogin_waiters"].close()
+
+
+def test_change_in_another_process_wakes_the_poll_through_the_broadcast(config):
+    """Two app instances with their own waiters, as two gunicorn workers or two machines."""
+    from app import create_app
+
+    from .conftest import Phone
+
+    # The periodic check is pushed far out, so only the broadcast can wake the poll in time.
+    slow_check = {"WAKE_SAFETY_CHECK_SECONDS": 60, "WAKE_CHECK_SECONDS": 30}
+    pc_worker = create_app({**config, **slow_check})
+    phone_worker = create_app({**config, **slow_check})
+    browser = pc_worker.test_client()
+    ticket = browser.post("/api/tickets").get_json()
+    phone = Phone(phone_worker.test_client(), "ok-hank").login()
+    thread, result = in_thread(poll, browser, ticket["ticket_id"], wait=20, since="pending")
+    time.sleep(0.5)
+    phone.scan(ticket["ticket_id"])
+    thread.join(timeout=30)
+    response, took = result["value"]
+    assert response.get_json()["status"] == "scanned"
+    assert took < 10
+    for app in (pc_worker, phone_worker):
+        app.extensions["qrlogin_waiters"].close()
 
 
 def test_a_waiting_poll_holds_no_database_connection(app, browser, ticket):
