@@ -38,6 +38,7 @@ def from_env(environ=None, instance_path=".") -> dict:
         "SECRET_KEY": environ.get("SECRET_KEY") or None,
         "SECRET_KEY_FALLBACKS": [k.strip() for k in fallbacks],
         "SQLALCHEMY_DATABASE_URI": environ.get("DATABASE_URL") or default_db,
+        "SQLALCHEMY_ECHO": environ.get("SQL_ECHO") == "1",  # log every statement (debugging, benchmarks)
         "PUBLIC_BASE_URL": public_base,
         "TICKET_TTL_SECONDS": _int(environ, "TICKET_TTL_SECONDS", 120, minimum=1),
         # After a confirm the PC gets this long to pick its session up, even if

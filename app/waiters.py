@@ -41,7 +41,8 @@ class Waiters:
         self.check_seconds = app.config["WAKE_CHECK_SECONDS"]
         self.safety_check_seconds = app.config["WAKE_SAFETY_CHECK_SECONDS"]
         self._lock = threading.Lock()
-        self._events: dict[str, set[threading.Event]] = {}
+        # ticket id -> {event of one waiting poll: the updated_at that poll saw}
+        self._events: dict[str, dict[threading.Event, object]] = {}
         self._started_pid = None
         self._closing = False
         self.channel = _make_channel(app, self)
@@ -65,21 +66,25 @@ class Waiters:
             self.channel.start()
         threading.Thread(target=self._safety_net, name="qrlogin-safety-net", daemon=True).start()
 
-    def wait(self, ticket_id: str, timeout: float) -> bool:
-        """Block up to `timeout` seconds; True when woken by a change."""
+    def wait(self, ticket_id: str, timeout: float, seen_version=None) -> bool:
+        """Block up to `timeout` seconds; True when woken by a change.
+
+        `seen_version` is the ticket's updated_at as the caller last read it; the
+        periodic check wakes the caller only for a newer one.
+        """
         if self._closing or timeout <= 0:
             return False
         self.start()
         event = threading.Event()
         with self._lock:
-            self._events.setdefault(ticket_id, set()).add(event)
+            self._events.setdefault(ticket_id, {})[event] = seen_version
         try:
             return event.wait(timeout)
         finally:
             with self._lock:
                 events = self._events.get(ticket_id)
                 if events is not None:
-                    events.discard(event)
+                    events.pop(event, None)
                     if not events:
                         del self._events[ticket_id]
 
@@ -87,6 +92,18 @@ class Waiters:
         """Wake this process's polls waiting on these tickets."""
         with self._lock:
             events = [e for tid in ticket_ids for e in self._events.get(tid, ())]
+        for event in events:
+            event.set()
+
+    def notify_newer(self, versions) -> None:
+        """Wake polls whose ticket has an updated_at newer than the one they saw."""
+        with self._lock:
+            events = [
+                e
+                for tid, updated in versions
+                for e, seen in self._events.get(tid, {}).items()
+                if seen is None or updated > seen
+            ]
         for event in events:
             event.set()
 
@@ -109,17 +126,18 @@ class Waiters:
     def _safety_net(self) -> None:
         from . import tickets
 
-        seen: dict[str, object] = {}
         cursor = clock.utcnow() - COMMIT_OVERLAP
         last_check = time.monotonic()
         while not self._closing:
             time.sleep(self.check_seconds)
             with self._lock:
                 idle = not self._events
-            channel_up = self.channel is not None and self.channel.healthy_for(time.monotonic() - last_check)
-            if idle or (channel_up and time.monotonic() - last_check < self.safety_check_seconds):
-                if idle:  # nothing waits: nothing to catch up on later
-                    cursor, last_check = clock.utcnow() - COMMIT_OVERLAP, time.monotonic()
+            if idle:  # nothing waits, so there is nothing to catch up on later
+                cursor, last_check = clock.utcnow() - COMMIT_OVERLAP, time.monotonic()
+                continue
+            since_last = time.monotonic() - last_check
+            channel_up = self.channel is not None and self.channel.healthy_for(since_last)
+            if channel_up and since_last < self.safety_check_seconds:
                 continue
             started, last_check = clock.utcnow(), time.monotonic()
             try:
@@ -131,12 +149,9 @@ class Waiters:
             except Exception:  # a database hiccup must not stop the safety net
                 log.exception("wake-up check failed; retrying")
                 continue
-            fresh = [tid for tid, updated in rows if seen.get(tid) != updated]
-            seen.update(rows)
             cursor = started - COMMIT_OVERLAP
-            seen = {tid: u for tid, u in seen.items() if u >= cursor}
-            if fresh:
-                self.notify(fresh)
+            if rows:
+                self.notify_newer(rows)
 
 
 class _Channel:
@@ -193,10 +208,11 @@ class PostgresChannel(_Channel):
                     self._set_up(True)
                     backoff = 0.5
                     while not self.hub.closing:
-                        batch = [n.payload for n in conn.notifies(timeout=1.0, stop_after=500)]
-                        if batch:
-                            self.hub.notify(batch)
-                        else:
+                        heard = False
+                        for notification in conn.notifies(timeout=5.0):
+                            self.hub.notify([notification.payload])  # at once, not in batches
+                            heard = True
+                        if not heard:
                             conn.execute("SELECT 1")  # notice a dead connection while idle
             except Exception as exc:
                 if self.hub.closing:

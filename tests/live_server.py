@@ -79,6 +79,18 @@ class LiveServer:
         out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
         return [int(p) for p in out.split()]
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the master and all its workers."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in [self.proc.pid, *self.worker_pids()]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+            except FileNotFoundError:
+                pass
+        return total / ticks
+
     def rss_bytes(self) -> int:
         """Resident memory of the master and all its workers."""
         total = 0

@@ -18,6 +18,8 @@ def create_ticket():
     db.session.commit()
     body = _ticket_json(ticket)
     body["qr_content"] = qr_content(ticket.id)
+    # The image comes with the ticket, so the page shows it without a second round trip.
+    body["qr_svg"] = qr.svg(body["qr_content"]).decode()
     body["qr_svg_url"] = url_for("web.ticket_qr", ticket_id=ticket.id, kind="svg")
     body["qr_png_url"] = url_for("web.ticket_qr", ticket_id=ticket.id, kind="png")
     body["poll_max_wait"] = current_app.config["POLL_MAX_WAIT_SECONDS"]
@@ -94,7 +96,7 @@ def _wait_for_change(ticket: Ticket, since: str, wait: float) -> Ticket:
             until_expiry = (ticket.expires_at - clock.utcnow()).total_seconds() + 0.01
             remaining = min(remaining, max(until_expiry, 0))
         db.session.close()  # hold no database connection while waiting
-        hub.wait(ticket.id, remaining)
+        hub.wait(ticket.id, remaining, seen_version=ticket.updated_at)
         ticket = tickets.get(ticket.id)
         db.session.commit()
         if ticket.status != since or time.monotonic() >= deadline or hub.closing:

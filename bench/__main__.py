@@ -1,0 +1,321 @@
+"""make bench: hold thousands of waiting login pages on the real server and measure.
+
+Starts gunicorn with gunicorn.conf.py against SQLite and PostgreSQL and prints:
+held polls (with total RSS and ordinary-request latency while they wait), wake
+latency across servers, ticket creation throughput with QR images, and idle
+database queries per second. The client runs on the same machine.
+
+    python -m bench [--db sqlite,postgresql] [--steps 1000,5000,10000] [--quick]
+"""
+import argparse
+import asyncio
+import os
+import resource
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app.security import hash_secret, new_secret, new_ticket_id  # noqa: E402
+from tests.live_server import LiveServer, migrate  # noqa: E402
+
+from .httpclient import Timer, close, percentile, request  # noqa: E402
+
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/qrl_bench"
+POLL_WAIT = 25
+SERVER_ENV = {
+    "POLL_MAX_WAIT_SECONDS": str(POLL_WAIT),
+    # The bench is one client IP making thousands of tickets: lift the abuse limits.
+    "TICKET_RATE_LIMIT": "100000000/minute",
+    "MAX_PENDING_TICKETS_PER_IP": "100000000",
+    "POLL_RATE_LIMIT": "100000000/minute",
+}
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+# --- databases ---------------------------------------------------------------
+
+def prepare_database(kind: str, workdir: Path) -> str:
+    if kind == "sqlite":
+        url = f"sqlite:///{workdir}/bench.sqlite3"
+    else:
+        url = os.environ.get("BENCH_DATABASE_URL", PG_DEFAULT)
+        target = sa.engine.make_url(url)
+        admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            if not conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}):
+                conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+        admin.dispose()
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+        engine.dispose()
+    migrate(url)
+    return url
+
+
+def seed_tickets(url: str, count: int, secret: str) -> list[str]:
+    """Insert pending tickets bound to one browser secret (setup, not measured)."""
+    engine = sa.create_engine(url)
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    rows = [
+        {"id": new_ticket_id(), "status": "pending", "browser_hash": hash_secret(secret), "created_at": now,
+         "updated_at": now, "expires_at": now + timedelta(minutes=30), "pc_ip": "bench", "pc_user_agent": "bench"}
+        for _ in range(count)
+    ]
+    table = sa.table("tickets", *(sa.column(k) for k in rows[0]))
+    with engine.begin() as conn:
+        for i in range(0, count, 2000):
+            conn.execute(table.insert(), rows[i:i + 2000])
+    engine.dispose()
+    return [r["id"] for r in rows]
+
+
+# --- client pieces -----------------------------------------------------------
+
+class Held:
+    """Many waiting polls, opened in paced batches so the listen queue never overflows."""
+
+    def __init__(self, port: int, ticket_ids: list[str], secret: str, since="pending", wait=POLL_WAIT):
+        self.port, self.ticket_ids, self.secret = port, ticket_ids, secret
+        self.since, self.wait = since, wait
+        self.results: list[tuple[int | None, str, float]] = []
+        self.tasks: list[asyncio.Task] = []
+
+    async def start(self, batch=500, pause=0.05):
+        for i in range(0, len(self.ticket_ids), batch):
+            for tid in self.ticket_ids[i:i + batch]:
+                self.tasks.append(asyncio.create_task(self._one(tid)))
+            await asyncio.sleep(pause)
+
+    async def _one(self, tid):
+        started = time.perf_counter()
+        conn = None
+        try:
+            response, conn = await request(
+                "127.0.0.1", self.port, "GET", f"/api/tickets/{tid}?wait={self.wait}&since={self.since}",
+                headers={"Cookie": f"qrl_bind={self.secret}"}, timeout=self.wait + 30)
+            status = response.json().get("status") if response.status == 200 else str(response.status)
+            self.results.append((response.status, status, time.perf_counter() - started))
+        except Exception as exc:  # counted as an error
+            self.results.append((None, type(exc).__name__, time.perf_counter() - started))
+        finally:
+            close(conn)
+
+    async def finish(self):
+        await asyncio.gather(*self.tasks)
+
+    def errors(self) -> int:
+        return sum(1 for code, _, _ in self.results if code != 200)
+
+
+async def settle(server: LiveServer, timeout: float = 90) -> None:
+    """Return once the server has taken in the held polls: under 5% CPU for a second."""
+    deadline = time.perf_counter() + timeout
+    previous = server.cpu_seconds()
+    while time.perf_counter() < deadline:
+        await asyncio.sleep(1)
+        now = server.cpu_seconds()
+        if now - previous < 0.05:
+            return
+        previous = now
+
+
+async def ordinary_latencies(port: int, rounds: int = 60) -> list[float]:
+    """Ticket creation, /api/me and the login page, one after another on one connection."""
+    conn, samples = None, []
+    cookie = {"Cookie": f"qrl_bind={new_secret()}"}
+    for _ in range(rounds):
+        for method, path in (("POST", "/api/tickets"), ("GET", "/api/me"), ("GET", "/login")):
+            with Timer() as t:
+                response, conn = await request("127.0.0.1", port, method, path, headers=cookie, conn=conn)
+            if response.status >= 500:
+                raise RuntimeError(f"{method} {path} -> {response.status}")
+            samples.append(t.seconds)
+    close(conn)
+    return samples
+
+
+async def mp_token(port: int) -> str:
+    response, conn = await request("127.0.0.1", port, "POST", "/api/mp/login",
+                                   headers={"Content-Type": "application/json"}, body=b'{"code": "dev:bench"}')
+    close(conn)
+    return response.json()["token"]
+
+
+# --- scenarios ---------------------------------------------------------------
+
+async def scenario_held(url: str, steps: list[int], workdir: Path) -> list[dict]:
+    rows = []
+    with LiveServer(url, workers=2, env=SERVER_ENV, log_path=workdir / "held.log") as server:
+        for n in steps:
+            secret = new_secret()
+            ids = seed_tickets(url, n, secret)
+            held = Held(server.port, ids, secret)
+            started = time.perf_counter()
+            await held.start()
+            await settle(server)  # every poll has reached a worker and waits
+            rss = server.rss_bytes()
+            latencies = await ordinary_latencies(server.port)
+            await held.finish()
+            ok = sum(1 for code, status, took in held.results if code == 200 and status == "pending")
+            rows.append({"waiting": n, "held_ok": ok, "errors": held.errors(), "rss_mb": rss / 2**20,
+                         "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000,
+                         "seconds": time.perf_counter() - started})
+            log(f"  held {n}: {rows[-1]}")
+    return rows
+
+
+async def scenario_wake(url: str, background: int, workdir: Path, samples: int = 100) -> dict:
+    """Poll on server A (2 workers); scan and confirm on server B: never the same process."""
+    with LiveServer(url, workers=2, env=SERVER_ENV, log_path=workdir / "wake-a.log") as a, \
+            LiveServer(url, workers=1, env=SERVER_ENV, log_path=workdir / "wake-b.log") as b:
+        secret = new_secret()
+        cookie = {"Cookie": f"qrl_bind={secret}"}
+        held = Held(a.port, seed_tickets(url, background, secret), secret) if background else None
+        if held:
+            await held.start()
+            await settle(a)
+        auth = {"Authorization": f"Bearer {await mp_token(b.port)}"}
+        latencies = []
+        for _ in range(samples):
+            created, conn = await request("127.0.0.1", a.port, "POST", "/api/tickets", headers=cookie)
+            close(conn)
+            tid = created.json()["ticket_id"]
+            scanned, conn = await request("127.0.0.1", b.port, "POST", f"/api/mp/tickets/{tid}/scan", headers=auth)
+            close(conn)
+            poll = asyncio.create_task(request("127.0.0.1", a.port, "GET",
+                                               f"/api/tickets/{tid}?wait={POLL_WAIT}&since=scanned", headers=cookie))
+            await asyncio.sleep(0.05)  # the poll is waiting in server A
+            confirmed, conn = await request("127.0.0.1", b.port, "POST", f"/api/mp/tickets/{tid}/confirm",
+                                            headers=auth)
+            confirmed_at = time.perf_counter()
+            close(conn)
+            answer, conn = await poll
+            answered_at = time.perf_counter()
+            close(conn)
+            if confirmed.status != 200 or answer.json().get("status") != "confirmed":
+                raise RuntimeError(f"wake sample failed: {confirmed.status} {answer.body[:200]}")
+            # The poll may even answer before the confirm's own response arrives.
+            latencies.append(max(0.0, answered_at - confirmed_at))
+        if held:
+            await held.finish()
+        return {"waiting": background + 1, "p50_ms": percentile(latencies, 50) * 1000,
+                "p99_ms": percentile(latencies, 99) * 1000, "errors": held.errors() if held else 0}
+
+
+async def scenario_create(url: str, workdir: Path, seconds: float = 6, clients: int = 16) -> dict:
+    with LiveServer(url, workers=2, env=SERVER_ENV, log_path=workdir / "create.log") as server:
+        done, errors = 0, 0
+        deadline = time.perf_counter() + seconds
+
+        async def client():
+            nonlocal done, errors
+            conn, cookie = None, {"Cookie": f"qrl_bind={new_secret()}"}
+            while time.perf_counter() < deadline:
+                created, conn = await request("127.0.0.1", server.port, "POST", "/api/tickets", headers=cookie,
+                                              conn=conn)
+                # The creation answer carries the QR image (qr_svg), as the login page uses it.
+                if created.status == 201 and created.json().get("qr_svg", "").startswith("<svg"):
+                    done += 1
+                else:
+                    errors += 1
+            close(conn)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        return {"per_second": done / (time.perf_counter() - started), "errors": errors}
+
+
+async def scenario_idle(url: str, kind: str, workdir: Path, waiting: int = 5000, window: float = 10) -> dict:
+    """Statements the server sends while `waiting` polls wait and nothing happens.
+
+    Counted from SQLAlchemy's statement log, so both databases are measured alike;
+    on PostgreSQL the listener's keep-alive (one `SELECT 1` per worker every 5 s
+    when idle) comes on top and is added.
+    """
+    log_path = workdir / "idle.log"
+    with LiveServer(url, workers=2, env={**SERVER_ENV, "SQL_ECHO": "1"}, log_path=log_path) as server:
+        secret = new_secret()
+        held = Held(server.port, seed_tickets(url, waiting, secret), secret)
+        await held.start()
+        await settle(server)
+        before = _echoed_statements(log_path)
+        await asyncio.sleep(window)
+        count = _echoed_statements(log_path) - before
+        await held.finish()
+    keepalive = 2 / 5 if kind == "postgresql" else 0
+    return {"waiting": waiting, "queries_per_second": count / window + keepalive, "errors": held.errors()}
+
+
+def _echoed_statements(path: Path) -> int:
+    """Statements SQLAlchemy logged (transaction BEGIN/COMMIT/ROLLBACK lines not counted)."""
+    verbs = ("SELECT", "UPDATE", "INSERT", "DELETE", "PRAGMA")
+    marker = "sqlalchemy.engine.Engine "
+    return sum(1 for line in path.read_text(errors="ignore").splitlines()
+               if marker in line and line.split(marker, 1)[1].startswith(verbs))
+
+
+# --- report ------------------------------------------------------------------
+
+def table(title: str, headers: list[str], rows: list[list]) -> str:
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    return "\n".join([f"\n{title}", line(headers), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+async def run(kinds: list[str], steps: list[int], quick: bool) -> str:
+    out = [f"qrlogin bench {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+           f"gunicorn.conf.py (2 gevent workers), client on the same machine"]
+    for kind in kinds:
+        with tempfile.TemporaryDirectory(prefix="qrl-bench-") as tmp:
+            workdir = Path(tmp)
+            url = prepare_database(kind, workdir)
+            log(f"[{kind}] held polls {steps}")
+            held = await scenario_held(url, steps, workdir)
+            log(f"[{kind}] wake latency")
+            wakes = [await scenario_wake(url, 0, workdir, samples=50 if quick else 100)]
+            wakes.append(await scenario_wake(url, 999, workdir, samples=50 if quick else 100))
+            log(f"[{kind}] create throughput")
+            create = await scenario_create(url, workdir, seconds=3 if quick else 6)
+            log(f"[{kind}] idle queries")
+            idle = await scenario_idle(url, kind, workdir, waiting=1000 if quick else 5000)
+        out.append(table(f"{kind}: waiting polls held (wait={POLL_WAIT}s) and ordinary requests meanwhile",
+                         ["waiting", "held ok", "errors", "total RSS MB", "ordinary p50 ms", "ordinary p99 ms"],
+                         [[r["waiting"], r["held_ok"], r["errors"], f"{r['rss_mb']:.0f}", f"{r['p50_ms']:.1f}",
+                           f"{r['p99_ms']:.1f}"] for r in held]))
+        out.append(table(f"{kind}: wake latency, confirm answered -> waiting poll answered (other server)",
+                         ["waiting", "p50 ms", "p99 ms", "errors"],
+                         [[w["waiting"], f"{w['p50_ms']:.1f}", f"{w['p99_ms']:.1f}", w["errors"]] for w in wakes]))
+        out.append(table(f"{kind}: ticket creation with QR image (16 clients)", ["tickets/s", "errors"],
+                         [[f"{create['per_second']:.0f}", create["errors"]]]))
+        out.append(table(f"{kind}: idle database queries while polls wait", ["waiting", "queries/s", "errors"],
+                         [[idle["waiting"], f"{idle['queries_per_second']:.2f}", idle["errors"]]]))
+    return "\n".join(out)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", default="sqlite,postgresql")
+    parser.add_argument("--steps", default="1000,5000,10000")
+    parser.add_argument("--quick", action="store_true", help="smaller samples, for a fast look")
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # one socket per held poll, here and in gunicorn
+    report = asyncio.run(run(args.db.split(","), [int(s) for s in args.steps.split(",")], args.quick))
+    print(report)
+    Path("bench-results").mkdir(exist_ok=True)
+    Path("bench-results/latest.txt").write_text(report + "\n")
+
+
+if __name__ == "__main__":
+    main()
