@@ -47,6 +47,9 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(web_bp)
     app.register_blueprint(mp_bp)
+    from .openapi import bp as openapi_bp
+
+    app.register_blueprint(openapi_bp)
 
 
 def register_commands(app: Flask) -> None:

@@ -20,13 +20,13 @@ _BREACH_ERRORS = {"web.poll_ticket": errors.SlowDown}
 
 
 def register_limits(app: Flask) -> None:
-    limiter = Limiter(key_func=auth.client_ip, app=app)
+    limiter = Limiter(key_func=_ip_key, app=app)
     app.extensions["qrlogin_limiter"] = limiter
     # Limits are wrapped around this app's view functions (not decorated at
     # import), so each app's limiter and settings stay its own.
     views = app.view_functions
     if app.config.get("TICKET_RATE_LIMIT"):
-        limit = limiter.limit(app.config["TICKET_RATE_LIMIT"], key_func=auth.client_ip)
+        limit = limiter.limit(app.config["TICKET_RATE_LIMIT"], key_func=_ip_key)
         views["web.create_ticket"] = limit(views["web.create_ticket"])
     if app.config.get("POLL_RATE_LIMIT"):
         # Per ticket and browser: the login page's long-polls (wait=25) use a
@@ -41,12 +41,17 @@ def register_limits(app: Flask) -> None:
         return errors.error_response(error.status, error.code, error.message, {"Retry-After": str(retry_after)})
 
 
+def _ip_key() -> str:
+    # Never empty: Flask-Limiter skips a limit whose key is empty.
+    return auth.client_ip() or "unknown"
+
+
 def _poll_key() -> str:
     ticket_id = (request.view_args or {}).get("ticket_id", "")[:32]
     secret = request.cookies.get(current_app.config["BIND_COOKIE_NAME"], "")[:128]
     # Without a binding cookie the caller is not the bound browser (it gets 403);
     # its address keys it then, so dropping cookies does not reset the count.
-    who = hash_secret(secret)[:32] if secret else "ip:" + auth.client_ip()
+    who = hash_secret(secret)[:32] if secret else "ip:" + _ip_key()
     return f"{ticket_id}:{who}"
 
 
