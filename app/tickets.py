@@ -39,7 +39,8 @@ def create(browser_hash: str, pc_ip: str, pc_user_agent: str, *, max_pending: in
     """A new pending ticket; refused when `pc_ip` already holds `max_pending` unused ones (0: no cap).
 
     One INSERT ... SELECT ... WHERE <live pending count> < cap: the count and
-    the insert are one statement, so parallel requests cannot all slip past it.
+    the insert are one statement (SQLite runs it under its write lock; PostgreSQL
+    takes a per-address lock first), so parallel requests cannot slip past it.
     """
     now = clock.utcnow()
     values = {
@@ -62,8 +63,13 @@ def create(browser_hash: str, pc_ip: str, pc_user_agent: str, *, max_pending: in
             .scalar_subquery()
         )
         row = row.where(pending < max_pending)
-    result = db.session.execute(sa.insert(Ticket).from_select(list(values), row))
-    if result.rowcount != 1:
+        if db.session.get_bind().dialect.name == "postgresql":
+            # Under READ COMMITTED parallel inserts would not see each other; creations
+            # from one address queue on this lock until commit, so the count is exact.
+            db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(values["pc_ip"]))))
+    # RETURNING, not rowcount: drivers may not report a row count for INSERT ... SELECT.
+    inserted = db.session.scalar(sa.insert(Ticket).from_select(list(values), row).returning(Ticket.id))
+    if inserted is None:
         raise errors.TooManyPendingTickets()
     return db.session.get(Ticket, values["id"])
 
