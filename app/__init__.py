@@ -2,6 +2,7 @@
 import os
 
 from flask import Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_mod
 from .errors import register_errorhandlers
@@ -29,6 +30,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_commands(app)
     register_response_headers(app)
+    register_abuse_limits(app)
     return app
 
 
@@ -45,6 +47,9 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(web_bp)
     app.register_blueprint(mp_bp)
+    from .openapi import bp as openapi_bp
+
+    app.register_blueprint(openapi_bp)
 
 
 def register_commands(app: Flask) -> None:
@@ -67,3 +72,14 @@ def register_response_headers(app: Flask) -> None:
             headers.setdefault("X-Frame-Options", "DENY")
             headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+def register_abuse_limits(app: Flask) -> None:
+    from .limits import register_limits
+
+    hops = app.config.get("PROXY_FIX_HOPS", 0)
+    if hops:
+        # Trust exactly the configured proxies: the address each one appended,
+        # never what the client itself wrote into X-Forwarded-For.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    register_limits(app)

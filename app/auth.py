@@ -71,6 +71,31 @@ def end_session(login: LoginSession) -> None:
     )
 
 
+def live_sessions(user_id: int) -> list[LoginSession]:
+    """The user's PC sessions that are still logged in, most recently used first."""
+    return list(db.session.scalars(
+        sa.select(LoginSession)
+        .where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None),
+               LoginSession.expires_at > clock.utcnow())
+        .order_by(LoginSession.last_seen_at.desc(), LoginSession.id.desc())
+    ))
+
+
+def end_user_session(user_id: int, session_id: int) -> bool:
+    """End one of the user's live sessions; False when there is no such live session of theirs."""
+    if not 0 < session_id < 2**63:  # beyond any id, and beyond what the database can compare
+        return False
+    now = clock.utcnow()
+    result = db.session.execute(
+        sa.update(LoginSession)
+        .where(LoginSession.id == session_id, LoginSession.user_id == user_id,
+               LoginSession.ended_at.is_(None), LoginSession.expires_at > now)
+        .values(ended_at=now),
+        execution_options={"synchronize_session": False},
+    )
+    return result.rowcount == 1
+
+
 def _session_from_cookie() -> LoginSession | None:
     token = request.cookies.get(current_app.config["LOGIN_COOKIE_NAME"])
     if not token or len(token) > 128:

@@ -60,6 +60,14 @@ def from_env(environ=None, instance_path=".") -> dict:
         "WECHAT_TIMEOUT_SECONDS": float(environ.get("WECHAT_TIMEOUT_SECONDS", "5")),
         # The API's bodies are tiny; anything bigger is refused with a JSON 413.
         "MAX_CONTENT_LENGTH": 1024 * 1024,
+        # --- abuse limits (see app/limits.py); an empty rate or 0 turns one off ---
+        "TICKET_RATE_LIMIT": environ.get("TICKET_RATE_LIMIT", "30/minute").strip(),
+        "MAX_PENDING_TICKETS_PER_IP": _int(environ, "MAX_PENDING_TICKETS_PER_IP", 20),
+        "POLL_RATE_LIMIT": environ.get("POLL_RATE_LIMIT", "120/minute").strip(),
+        # Shared by all workers and machines in production: redis://host:6379/N.
+        "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://",
+        # Proxies in front of the app that append to X-Forwarded-For; 0 trusts no header.
+        "PROXY_FIX_HOPS": _int(environ, "PROXY_FIX_HOPS", 0),
     }
 
 
@@ -93,3 +101,19 @@ def finalize(config: dict) -> None:
     prefix = "__Host-" if secure else ""
     config["LOGIN_COOKIE_NAME"] = prefix + "qrl_session"
     config["BIND_COOKIE_NAME"] = prefix + "qrl_bind"
+    # Flask >= 3.1.1 reads SECRET_KEY_FALLBACKS as a list of older keys.
+    fallbacks = config.get("SECRET_KEY_FALLBACKS") or []
+    config["SECRET_KEY_FALLBACKS"] = [fallbacks] if isinstance(fallbacks, str) else list(fallbacks)
+    for name in ("TICKET_RATE_LIMIT", "POLL_RATE_LIMIT"):
+        _check_rate(name, config.get(name) or "")
+
+
+def _check_rate(name: str, value: str) -> None:
+    from limits import parse_many
+
+    if not value:
+        return
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{name} must look like '30/minute' (or be empty to turn it off), got {value!r}") from None

@@ -103,6 +103,24 @@ class WeChatFailed(ApiError):
     status, code, message = 502, "wechat_failed", "WeChat answered with an error."
 
 
+class SessionNotFound(ApiError):
+    status, code, message = 404, "session_not_found", "No such signed-in computer."
+
+
+class RateLimited(ApiError):
+    status, code, message = 429, "rate_limited", "Too many requests; wait a moment and try again."
+
+
+class SlowDown(ApiError):
+    # Like RFC 8628's slow_down: the client polls faster than allowed.
+    status, code, message = 429, "slow_down", "Polling too fast; wait as long as Retry-After says."
+
+
+class TooManyPendingTickets(ApiError):
+    status, code, message = 429, "too_many_pending_tickets", "Too many unused login codes from this address; use one or wait."
+    headers = {"Retry-After": "30"}
+
+
 def error_response(status: int, code: str, message: str, headers: dict | None = None):
     response = jsonify({"error": {"code": code, "message": message}})
     response.status_code = status

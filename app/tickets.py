@@ -35,21 +35,43 @@ FINAL = (CONSUMED, CANCELLED, EXPIRED)
 _CHANGED_KEY = "qrlogin_changed_tickets"
 
 
-def create(browser_hash: str, pc_ip: str, pc_user_agent: str) -> Ticket:
+def create(browser_hash: str, pc_ip: str, pc_user_agent: str, *, max_pending: int = 0) -> Ticket:
+    """A new pending ticket; refused when `pc_ip` already holds `max_pending` unused ones (0: no cap).
+
+    One INSERT ... SELECT ... WHERE <live pending count> < cap: the count and
+    the insert are one statement (SQLite runs it under its write lock; PostgreSQL
+    takes a per-address lock first), so parallel requests cannot slip past it.
+    """
     now = clock.utcnow()
-    ticket = Ticket(
-        id=new_ticket_id(),
-        status=PENDING,
-        browser_hash=browser_hash,
-        created_at=now,
-        updated_at=now,
-        expires_at=now + timedelta(seconds=current_app.config["TICKET_TTL_SECONDS"]),
-        pc_ip=pc_ip[:64],
-        pc_user_agent=pc_user_agent[:512],
-    )
-    db.session.add(ticket)
-    db.session.flush()
-    return ticket
+    values = {
+        "id": new_ticket_id(),
+        "status": PENDING,
+        "browser_hash": browser_hash,
+        "created_at": now,
+        "updated_at": now,
+        "expires_at": now + timedelta(seconds=current_app.config["TICKET_TTL_SECONDS"]),
+        "pc_ip": pc_ip[:64],
+        "pc_user_agent": pc_user_agent[:512],
+    }
+    columns = Ticket.__table__.c
+    row = sa.select(*(sa.literal(value, columns[name].type).label(name) for name, value in values.items()))
+    if max_pending > 0:
+        pending = (
+            sa.select(sa.func.count())
+            .select_from(Ticket)
+            .where(Ticket.pc_ip == values["pc_ip"], Ticket.status == PENDING, Ticket.expires_at > now)
+            .scalar_subquery()
+        )
+        row = row.where(pending < max_pending)
+        if db.session.get_bind().dialect.name == "postgresql":
+            # Under READ COMMITTED parallel inserts would not see each other; creations
+            # from one address queue on this lock until commit, so the count is exact.
+            db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(values["pc_ip"]))))
+    # RETURNING, not rowcount: drivers may not report a row count for INSERT ... SELECT.
+    inserted = db.session.scalar(sa.insert(Ticket).from_select(list(values), row).returning(Ticket.id))
+    if inserted is None:
+        raise errors.TooManyPendingTickets()
+    return db.session.get(Ticket, values["id"])
 
 
 def get(ticket_id: str) -> Ticket:

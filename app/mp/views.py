@@ -102,6 +102,25 @@ def cancel(ticket_id):
     return jsonify({"ticket_id": ticket.id, "status": ticket.status})
 
 
+@bp.get("/sessions")
+@auth.mp_login_required
+def sessions():
+    """The computers this user is logged in on, so a forgotten one can be ended."""
+    rows = auth.live_sessions(g.mp_user.id)
+    db.session.commit()
+    return jsonify({"sessions": [row.to_dict() for row in rows]})
+
+
+@bp.delete("/sessions/<int:session_id>")
+@auth.mp_login_required
+def end_session(session_id):
+    # Someone else's session answers exactly like an unknown one.
+    if not auth.end_user_session(g.mp_user.id, session_id):
+        raise errors.SessionNotFound()
+    db.session.commit()
+    return jsonify({"id": session_id, "ended": True})
+
+
 def _find_or_create_user(identity: dict) -> User:
     openid = identity["openid"]
     user = db.session.scalar(sa.select(User).where(User.openid == openid))

@@ -14,7 +14,8 @@ from . import bp
 @bp.post("/api/tickets")
 def create_ticket():
     secret = _browser_secret() or new_secret()
-    ticket = tickets.create(hash_secret(secret), auth.client_ip(), auth.user_agent())
+    ticket = tickets.create(hash_secret(secret), auth.client_ip(), auth.user_agent(),
+                            max_pending=current_app.config["MAX_PENDING_TICKETS_PER_IP"])
     db.session.commit()
     body = _ticket_json(ticket)
     body["qr_content"] = qr_content(ticket.id)
