@@ -240,6 +240,7 @@ SPEC = {
                 "expires_in": {"type": "integer", "minimum": 0},
                 "expires_at": {"type": "string", "format": "date-time"},
                 "qr_content": {"type": "string"},
+                "qr_svg": {"type": "string", "description": "The QR image as SVG markup, ready to show."},
                 "qr_svg_url": {"type": "string"},
                 "qr_png_url": {"type": "string"},
                 "poll_max_wait": {"type": "integer"},

@@ -39,6 +39,10 @@ class LiveServer:
             "DATABASE_URL": database_url,
             "BIND": f"127.0.0.1:{self.port}",
             "WEB_CONCURRENCY": str(workers),
+            # These tests play many browsers from one address: no per-address limits.
+            "TICKET_RATE_LIMIT": "",
+            "MAX_PENDING_TICKETS_PER_IP": "0",
+            "POLL_RATE_LIMIT": "",
             **(env or {}),
         }
         self.log_path = log_path

@@ -1,5 +1,5 @@
 """Small helpers shared by the security property tests."""
-import sqlite3
+import sqlalchemy as sa
 
 from ..test_inputs import assert_error  # noqa: F401  (one JSON error shape, checked one way)
 from ..test_sessions import log_in  # noqa: F401
@@ -15,10 +15,14 @@ def cookie_value(response, name: str) -> str | None:
 
 
 def database_text(config) -> str:
-    """Every row of every table, as SQL text: what someone with a copy of the database sees."""
-    path = config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
-    connection = sqlite3.connect(path)
+    """Every row of every table, as text: what someone with a copy of the database sees."""
+    engine = sa.create_engine(config["SQLALCHEMY_DATABASE_URI"])
     try:
-        return "\n".join(connection.iterdump())
+        with engine.connect() as conn:
+            return "\n".join(
+                repr(tuple(row))
+                for table in sa.inspect(conn).get_table_names()
+                for row in conn.execute(sa.text(f'SELECT * FROM "{table}"'))
+            )
     finally:
-        connection.close()
+        engine.dispose()

@@ -18,7 +18,6 @@ def test_property_03_database_holds_only_hashes_of_secrets_and_tokens(app, confi
     session = cookie_value(browser.get(f"/api/tickets/{ticket_id}"), "qrl_session")
     assert bind and session and phone.token
     with app.app_context():
-        db.session.execute(sa.text("PRAGMA wal_checkpoint(FULL)"))
         assert db.session.get(Ticket, ticket_id).browser_hash == hash_secret(bind)
         assert db.session.scalar(sa.select(LoginSession.token_hash)) == hash_secret(session)
     dump = database_text(config)
