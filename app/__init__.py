@@ -29,6 +29,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_commands(app)
     register_response_headers(app)
+    register_logging(app)
     return app
 
 
@@ -41,10 +42,12 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from .mp import bp as mp_bp
+    from .ops import bp as ops_bp
     from .web import bp as web_bp
 
     app.register_blueprint(web_bp)
     app.register_blueprint(mp_bp)
+    app.register_blueprint(ops_bp)
 
 
 def register_commands(app: Flask) -> None:
@@ -67,3 +70,9 @@ def register_response_headers(app: Flask) -> None:
             headers.setdefault("X-Frame-Options", "DENY")
             headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+def register_logging(app: Flask) -> None:
+    from . import logs
+
+    logs.configure(app)

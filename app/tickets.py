@@ -16,7 +16,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from . import clock, errors
+from . import clock, errors, metrics
 from .extensions import db
 from .models import Ticket, User
 from .security import new_ticket_id
@@ -49,6 +49,7 @@ def create(browser_hash: str, pc_ip: str, pc_user_agent: str) -> Ticket:
     )
     db.session.add(ticket)
     db.session.flush()
+    metrics.ticket_changed(db.session, PENDING)
     return ticket
 
 
@@ -110,7 +111,7 @@ def _expire(ticket_id: str) -> bool:
         .where(Ticket.id == ticket_id, Ticket.status.in_(LIVE), Ticket.expires_at <= now)
         .values(status=EXPIRED, updated_at=now, finished_at=now)
     )
-    return _execute(ticket_id, stmt)
+    return _execute(ticket_id, stmt, EXPIRED)
 
 
 def _transition(ticket_id: str, allowed, to: str, **values) -> bool:
@@ -120,14 +121,15 @@ def _transition(ticket_id: str, allowed, to: str, **values) -> bool:
         .where(Ticket.id == ticket_id, Ticket.expires_at > now, allowed)
         .values(status=to, updated_at=now, **values)
     )
-    return _execute(ticket_id, stmt)
+    return _execute(ticket_id, stmt, to)
 
 
-def _execute(ticket_id: str, stmt) -> bool:
+def _execute(ticket_id: str, stmt, to: str) -> bool:
     result = db.session.execute(stmt, execution_options={"synchronize_session": False})
     if result.rowcount != 1:
         return False
     db.session.info.setdefault(_CHANGED_KEY, set()).add(ticket_id)
+    metrics.ticket_changed(db.session, to)
     return True
 
 

@@ -1,3 +1,5 @@
+import io
+import logging
 import shutil
 import threading
 from datetime import timedelta
@@ -46,26 +48,27 @@ def config(tmp_path, migrated_sqlite, fake_wechat):
         "TICKET_TTL_SECONDS": 120,
         "POLL_MAX_WAIT_SECONDS": 25,
         "WAKE_CHECK_SECONDS": 0.2,
+        "WECHAT_RETRY_BACKOFF_SECONDS": 0.01,
     }
 
 
-@pytest.fixture
-def app(config):
-    app = create_app(config)
+def serve(app):
+    """Yield the app, then stop its waiters and close its database connections."""
     yield app
     app.extensions["qrlogin_waiters"].close()
     with app.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(config):
+    yield from serve(create_app(config))
 
 
 @pytest.fixture
 def dev_app(config):
     """The service as `make run` starts it without WeChat credentials."""
-    app = create_app({**config, "WECHAT_APPID": None, "WECHAT_SECRET": None})
-    yield app
-    app.extensions["qrlogin_waiters"].close()
-    with app.app_context():
-        db.engine.dispose()
+    yield from serve(create_app({**config, "WECHAT_APPID": None, "WECHAT_SECRET": None}))
 
 
 @pytest.fixture
@@ -159,3 +162,29 @@ def in_thread(fn, *args, **kwargs):
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread, result
+
+
+# --- WeChat and operations (issue 6) -------------------------------------------
+
+@pytest.fixture
+def wechat(fake_wechat):
+    """The fake WeChat server with a fresh token, no scripted failures and no recorded calls."""
+    fake_wechat.reset()
+    yield fake_wechat
+    fake_wechat.reset()
+
+
+@pytest.fixture
+def wxacode_app(config, wechat):
+    """The service drawing mini-program codes (QR_MODE=wxacode) with the fake WeChat."""
+    yield from serve(create_app({**config, "QR_MODE": "wxacode"}))
+
+
+@pytest.fixture
+def log_lines(app):
+    """Call it to get every line the `app` has logged since the test started."""
+    handler = next(h for h in logging.getLogger("app").handlers if getattr(h, "qrlogin", False))
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    yield lambda: stream.getvalue().splitlines()
+    handler.setStream(previous)
