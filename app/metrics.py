@@ -15,6 +15,9 @@ from sqlalchemy.orm import Session
 
 from . import clock
 
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # the files are written from the first metric on
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
 TICKETS_CREATED = Counter("qrlogin_tickets_created", "Login tickets (QR codes) created.")
 TICKETS_FINISHED = Counter("qrlogin_tickets_finished", "Tickets that reached a final state, by outcome.",
                            ["outcome"])
