@@ -8,11 +8,13 @@ import textwrap
 import time
 
 import pytest
+import sqlalchemy as sa
 from flask_migrate import downgrade
 from prometheus_client import REGISTRY
 
 from app import create_app
 from app.config import ConfigError
+from app.extensions import db
 from app.logs import TextFormatter
 
 from .conftest import in_thread, serve
@@ -41,6 +43,14 @@ def test_readyz_is_not_ready_until_migrations_are_applied(app):
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "not_ready"
     assert "flask db upgrade" in response.get_json()["error"]["message"]
+
+
+def test_readyz_stays_ready_when_a_newer_release_migrated_the_database(app):
+    # Rolling deploy: the new code upgraded the schema while this older worker still serves.
+    with app.app_context():
+        db.session.execute(sa.text("UPDATE alembic_version SET version_num = 'f00dfeed0099'"))
+        db.session.commit()
+    assert app.test_client().get("/readyz").status_code == 200
 
 
 def test_readyz_is_not_ready_without_its_database(config, tmp_path):

@@ -5,6 +5,7 @@ import os
 
 import sqlalchemy as sa
 from alembic.migration import MigrationContext
+from alembic.util import CommandError
 from alembic.script import ScriptDirectory
 from flask import current_app, jsonify, request
 
@@ -20,17 +21,23 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Ready when the database answers and carries the migrations this code expects."""
+    """Ready when the database answers and carries every migration this code needs.
+
+    A database ahead of the code (a newer release migrated it during a rolling
+    deploy) is still ready: migrations only add, so the older code keeps working.
+    """
     try:
         with db.engine.connect() as conn:
             current = set(MigrationContext.configure(conn).get_current_heads())
     except sa.exc.SQLAlchemyError as exc:
         current_app.logger.warning("readyz: database unreachable (%s)", type(exc).__name__)
         raise errors.NotReady("The database is unreachable.") from None
-    expected = _migration_heads()
-    if current != expected:
+    script = _migrations()
+    expected = set(script.get_heads())
+    ahead = bool(current) and not any(_known(script, rev) for rev in current)
+    if current != expected and not ahead:
         raise errors.NotReady(
-            f"The database is at migration {', '.join(sorted(current)) or 'none'}, the code expects "
+            f"The database is at migration {', '.join(sorted(current)) or 'none'}, the code needs "
             f"{', '.join(sorted(expected))}; run `flask db upgrade`."
         )
     return _no_store(jsonify({"status": "ready", "migration": ",".join(sorted(current))}))
@@ -68,13 +75,19 @@ def _peer_allowed(networks) -> bool:
     return any(peer in network for network in networks)
 
 
-def _migration_heads() -> set[str]:
-    heads = current_app.extensions.get("qrlogin_migration_heads")
-    if heads is None:  # read once: the migration files do not change while the process runs
-        directory = current_app.extensions["migrate"].directory
-        script = ScriptDirectory(os.fspath(directory))
-        heads = current_app.extensions["qrlogin_migration_heads"] = set(script.get_heads())
-    return heads
+def _migrations() -> ScriptDirectory:
+    script = current_app.extensions.get("qrlogin_migrations")
+    if script is None:  # read once: the migration files do not change while the process runs
+        script = ScriptDirectory(os.fspath(current_app.extensions["migrate"].directory))
+        current_app.extensions["qrlogin_migrations"] = script
+    return script
+
+
+def _known(script: ScriptDirectory, revision: str) -> bool:
+    try:
+        return script.get_revision(revision) is not None
+    except CommandError:
+        return False
 
 
 def _no_store(response):
