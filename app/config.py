@@ -151,7 +151,8 @@ def _finalize_wechat_and_ops(config: dict) -> None:
     if config["APP_ENV"] != "production" or config.get("TESTING"):
         return
     key = config.get("SECRET_KEY") or ""
-    if len(key) < MIN_SECRET_KEY_LENGTH or key in KNOWN_WEAK_SECRET_KEYS:
+    # A real key is random: long, and made of many different characters ("x" * 40 is not).
+    if len(key) < MIN_SECRET_KEY_LENGTH or key in KNOWN_WEAK_SECRET_KEYS or len(set(key)) < 10:
         raise ConfigError(
             f"SECRET_KEY is too weak: use at least {MIN_SECRET_KEY_LENGTH} random characters "
             "(python3 -c 'import secrets; print(secrets.token_hex(32))')."

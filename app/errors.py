@@ -111,7 +111,8 @@ class WeChatTimeout(WeChatUnavailable):
 
 
 class WeChatMisconfigured(ApiError):
-    status, code, message = 502, "wechat_misconfigured", "The service's WeChat settings are incorrect; tell its operator."
+    status, code = 502, "wechat_misconfigured"
+    message = "The service's WeChat settings are incorrect; tell its operator."
 
 
 class WeChatTokenInvalid(ApiError):

@@ -142,8 +142,12 @@ def test_metrics_are_refused_through_a_local_proxy_not_configured_as_such(app):
 def test_metrics_token_lets_a_remote_scraper_in(config):
     for app in serve(create_app({**config, "METRICS_TOKEN": "s3cret-scrape-token", "METRICS_ALLOW_IPS": ""})):
         remote = {"REMOTE_ADDR": "203.0.113.7"}
-        assert scrape(app, environ_base=remote, headers={"Authorization": "Bearer s3cret-scrape-token"}).status_code == 200
-        assert scrape(app, environ_base=remote, headers={"Authorization": "Bearer wrong"}).status_code == 403
+
+        def with_token(token):
+            return scrape(app, environ_base=remote, headers={"Authorization": f"Bearer {token}"}).status_code
+
+        assert with_token("s3cret-scrape-token") == 200
+        assert with_token("wrong") == 403
         assert scrape(app).status_code == 403  # no address is trusted any more
 
 
@@ -233,6 +237,7 @@ def test_production_starts_with_safe_settings(production):
     [
         ({"SECRET_KEY": "short-key"}, "SECRET_KEY is too weak"),
         ({"SECRET_KEY": "development-only-secret-key"}, "SECRET_KEY is too weak"),
+        ({"SECRET_KEY": "x" * 64}, "SECRET_KEY is too weak"),
         ({"PUBLIC_BASE_URL": "http://login.example.com"}, "PUBLIC_BASE_URL must be the https://"),
         ({"PUBLIC_BASE_URL": None}, "PUBLIC_BASE_URL must be the https://"),
         ({"WECHAT_APPID": None, "WECHAT_SECRET": None}, "development sign-in"),

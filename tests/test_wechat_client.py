@@ -217,12 +217,16 @@ def test_mini_program_code_errcodes_map_to_one_error_each(app, wechat, errcode, 
     assert wechat.count(WXACODE) == 1
 
 
-@pytest.mark.parametrize("action", [("http", 502), ("errcode", 40013)])
-def test_token_failures_are_server_side_errors(app, wechat, action):
+@pytest.mark.parametrize(
+    "action, error",
+    [(("http", 502), errors.WeChatFailed), (("errcode", 40013), errors.WeChatMisconfigured),
+     (("errcode", 45009), errors.WeChatQuotaExceeded)],
+)
+def test_token_failures_are_clear_errors(app, wechat, action, error):
     wechat.script(TOKEN, action)
-    with app.app_context(), pytest.raises((errors.WeChatFailed, errors.WeChatMisconfigured)) as failure:
+    with app.app_context(), pytest.raises(error):
         wechat_api.client().access_token()
-    assert failure.value.status == 502
+    assert wechat.count(TOKEN) == 1
 
 
 def test_wrong_secret_is_reported_as_misconfiguration(config, wechat):
