@@ -42,3 +42,24 @@ def post_worker_init(worker):
     signal.signal(signal.SIGTERM, wrap(worker.handle_exit))
     signal.signal(signal.SIGQUIT, wrap(worker.handle_quit))
     signal.signal(signal.SIGINT, wrap(worker.handle_quit))
+
+
+# --- metrics across workers (see README "Deployment") --------------------------
+# With PROMETHEUS_MULTIPROC_DIR set, each worker writes its metrics to files in
+# that directory and /metrics adds them up. The files of a previous run are
+# removed before the first worker starts; a dead worker's live gauges go with it.
+
+def on_starting(server):
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(directory):
+            if name.endswith(".db"):
+                os.remove(os.path.join(directory, name))
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

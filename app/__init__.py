@@ -31,6 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_commands(app)
     register_response_headers(app)
     register_abuse_limits(app)
+    register_logging(app)
     return app
 
 
@@ -43,6 +44,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from .mp import bp as mp_bp
+    from .ops import bp as ops_bp
     from .web import bp as web_bp
 
     app.register_blueprint(web_bp)
@@ -50,6 +52,7 @@ def register_blueprints(app: Flask) -> None:
     from .openapi import bp as openapi_bp
 
     app.register_blueprint(openapi_bp)
+    app.register_blueprint(ops_bp)
 
 
 def register_commands(app: Flask) -> None:
@@ -83,3 +86,9 @@ def register_abuse_limits(app: Flask) -> None:
         # never what the client itself wrote into X-Forwarded-For.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     register_limits(app)
+
+
+def register_logging(app: Flask) -> None:
+    from . import logs
+
+    logs.configure(app)

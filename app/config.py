@@ -1,4 +1,5 @@
 """Configuration, read from the environment when the app is created (never at import)."""
+import ipaddress
 import os
 from pathlib import Path
 
@@ -10,13 +11,17 @@ class ConfigError(RuntimeError):
 
 
 def _int(environ, name, default, minimum=0):
+    return _number(environ, name, default, minimum, int, "a whole number")
+
+
+def _number(environ, name, default, minimum, kind, what):
     raw = environ.get(name)
     if raw in (None, ""):
         return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+        raise ConfigError(f"{name} must be {what}, got {raw!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
     return value
@@ -68,6 +73,7 @@ def from_env(environ=None, instance_path=".") -> dict:
         "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://",
         # Proxies in front of the app that append to X-Forwarded-For; 0 trusts no header.
         "PROXY_FIX_HOPS": _int(environ, "PROXY_FIX_HOPS", 0),
+        **_wechat_and_ops_settings(environ, app_env),
     }
 
 
@@ -106,6 +112,7 @@ def finalize(config: dict) -> None:
     config["SECRET_KEY_FALLBACKS"] = [fallbacks] if isinstance(fallbacks, str) else list(fallbacks)
     for name in ("TICKET_RATE_LIMIT", "POLL_RATE_LIMIT"):
         _check_rate(name, config.get(name) or "")
+    _finalize_wechat_and_ops(config)
 
 
 def _check_rate(name: str, value: str) -> None:
@@ -117,3 +124,75 @@ def _check_rate(name: str, value: str) -> None:
         parse_many(value)
     except ValueError:
         raise ConfigError(f"{name} must look like '30/minute' (or be empty to turn it off), got {value!r}") from None
+
+
+# --- WeChat integration and operations (issue 6) ------------------------------
+
+QR_MODES = ("url", "wxacode")
+WECHAT_ENV_VERSIONS = ("release", "trial", "develop")
+LOG_FORMATS = ("json", "text")
+# Values that appear in this repository or in examples; never a production key.
+KNOWN_WEAK_SECRET_KEYS = {"development-only-secret-key", "test-secret-key", "changeme", "secret", "dev"}
+MIN_SECRET_KEY_LENGTH = 32
+
+
+def _float(environ, name, default, minimum=0.0):
+    return _number(environ, name, default, minimum, float, "a number")
+
+
+def _choice(environ, name, choices, default):
+    value = (environ.get(name) or default).strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
+def _networks(raw: str, name: str) -> list:
+    try:
+        return [ipaddress.ip_network(part.strip(), strict=False) for part in raw.split(",") if part.strip()]
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
+def _wechat_and_ops_settings(environ, app_env: str) -> dict:
+    return {
+        # url: the QR encodes PUBLIC_BASE_URL/qr/<id>; wxacode: WeChat draws a mini-program code.
+        "QR_MODE": _choice(environ, "QR_MODE", QR_MODES, "url"),
+        "WECHAT_LOGIN_PAGE": (environ.get("WECHAT_LOGIN_PAGE") or "pages/confirm/confirm").strip().lstrip("/"),
+        "WECHAT_ENV_VERSION": _choice(environ, "WECHAT_ENV_VERSION", WECHAT_ENV_VERSIONS, "release"),
+        # Retries only for "busy" (-1) and connections that never reached WeChat.
+        "WECHAT_RETRIES": _int(environ, "WECHAT_RETRIES", 2, minimum=0),
+        "WECHAT_RETRY_BACKOFF_SECONDS": _float(environ, "WECHAT_RETRY_BACKOFF_SECONDS", 0.2),
+        # The access token is renewed this long before WeChat says it expires.
+        "WECHAT_TOKEN_MARGIN_SECONDS": _int(environ, "WECHAT_TOKEN_MARGIN_SECONDS", 300),
+        "METRICS_TOKEN": environ.get("METRICS_TOKEN") or None,
+        "METRICS_ALLOW_IPS": _networks(environ.get("METRICS_ALLOW_IPS", "127.0.0.1,::1"), "METRICS_ALLOW_IPS"),
+        "LOG_FORMAT": _choice(environ, "LOG_FORMAT", LOG_FORMATS, "json" if app_env == "production" else "text"),
+    }
+
+
+def _finalize_wechat_and_ops(config: dict) -> None:
+    """Stop the start, with one clear message, on settings that are unsafe or cannot work."""
+    if isinstance(config.get("METRICS_ALLOW_IPS"), str):  # a test or caller passed the raw text
+        config["METRICS_ALLOW_IPS"] = _networks(config["METRICS_ALLOW_IPS"], "METRICS_ALLOW_IPS")
+    wechat_ready = bool(config.get("WECHAT_APPID") and config.get("WECHAT_SECRET"))
+    if config.get("QR_MODE") == "wxacode" and not wechat_ready:
+        raise ConfigError("QR_MODE=wxacode needs WECHAT_APPID and WECHAT_SECRET: WeChat draws the mini-program codes.")
+    if config["APP_ENV"] != "production" or config.get("TESTING"):
+        return
+    key = config.get("SECRET_KEY") or ""
+    # A real key is random: long, and made of many different characters ("x" * 40 is not).
+    if len(key) < MIN_SECRET_KEY_LENGTH or key in KNOWN_WEAK_SECRET_KEYS or len(set(key)) < 10:
+        raise ConfigError(
+            f"SECRET_KEY is too weak: use at least {MIN_SECRET_KEY_LENGTH} random characters "
+            "(python3 -c 'import secrets; print(secrets.token_hex(32))')."
+        )
+    if not (config.get("PUBLIC_BASE_URL") or "").startswith("https://"):
+        raise ConfigError("PUBLIC_BASE_URL must be the https:// address people open (cookies and QR codes need it).")
+    if config.get("DEV_LOGIN"):
+        raise ConfigError(
+            "WECHAT_APPID is not set, which turns on development sign-in (anyone signs in as anyone). "
+            "Set WECHAT_APPID and WECHAT_SECRET, or run with APP_ENV=development."
+        )
+    if not wechat_ready:
+        raise ConfigError("WECHAT_SECRET is not set; WeChat sign-in cannot work without it.")

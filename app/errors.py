@@ -121,6 +121,43 @@ class TooManyPendingTickets(ApiError):
     headers = {"Retry-After": "30"}
 
 
+# --- WeChat server-side failures (issue 6): one class per errcode family ----
+
+class WeChatTimeout(WeChatUnavailable):
+    # Same code as "unavailable": the caller's remedy is the same (try again shortly).
+    message = "WeChat did not answer in time; try again shortly."
+
+
+class WeChatMisconfigured(ApiError):
+    status, code = 502, "wechat_misconfigured"
+    message = "The service's WeChat settings are incorrect; tell its operator."
+
+
+class WeChatTokenInvalid(ApiError):
+    status, code, message = 502, "wechat_token_invalid", "WeChat refused the service's access token."
+
+
+class WeChatQuotaExceeded(ApiError):
+    status, code, message = 503, "wechat_quota_exceeded", "WeChat's limit for this service is reached; try again later."
+    headers = {"Retry-After": "60"}
+
+
+class WeChatPageInvalid(ApiError):
+    status, code, message = 502, "wechat_page_invalid", "The mini-program page for login codes is not published."
+
+
+class WeChatSceneInvalid(ApiError):
+    status, code, message = 502, "wechat_scene_invalid", "WeChat refused this login code's id."
+
+
+class MetricsForbidden(ApiError):
+    status, code, message = 403, "forbidden", "Metrics are only served to the configured scrapers."
+
+
+class NotReady(ApiError):
+    status, code, message = 503, "not_ready", "The service is not ready."
+
+
 def error_response(status: int, code: str, message: str, headers: dict | None = None):
     response = jsonify({"error": {"code": code, "message": message}})
     response.status_code = status

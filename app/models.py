@@ -107,3 +107,38 @@ def isoformat(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+# --- WeChat (issue 6) ---------------------------------------------------------
+
+class WeChatAccessToken(db.Model):
+    """The app's WeChat access token: one row per appid, shared by every worker and machine.
+
+    Fetching a new token rotates it at WeChat, so exactly one process refreshes it at
+    a time: it takes the row's lease (lease_owner, lease_until) with one conditional
+    UPDATE; everyone else waits for the row to hold a fresh token. A lease whose
+    holder died simply runs out.
+    """
+
+    __tablename__ = "wechat_access_tokens"
+
+    appid: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    token: Mapped[str | None] = mapped_column(sa.String(512))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(sa.String(32))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WxacodeImage(db.Model):
+    """A ticket's mini-program code as WeChat drew it, so it is fetched once per ticket.
+
+    Deleted with its ticket (purge)."""
+
+    __tablename__ = "wxacode_images"
+
+    ticket_id: Mapped[str] = mapped_column(sa.String(32), sa.ForeignKey("tickets.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    mimetype: Mapped[str] = mapped_column(sa.String(32))
+    image: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)

@@ -240,11 +240,14 @@ SPEC = {
                 "expires_in": {"type": "integer", "minimum": 0},
                 "expires_at": {"type": "string", "format": "date-time"},
                 "qr_content": {"type": "string"},
-                "qr_svg": {"type": "string", "description": "The QR image as SVG markup, ready to show."},
+                "qr_svg": {"type": "string", "description": "The QR image as SVG markup (url mode only)."},
                 "qr_svg_url": {"type": "string"},
+                "qr_image_url": {"type": "string", "description": "The image to show: the SVG, or in "
+                                 "wxacode mode WeChat's mini-program code."},
                 "qr_png_url": {"type": "string"},
                 "poll_max_wait": {"type": "integer"},
-            }, additionalProperties=False),
+            }, required=["ticket_id", "status", "expires_in", "expires_at", "qr_content", "qr_svg_url", "qr_png_url",
+                         "qr_image_url", "poll_max_wait"], additionalProperties=False),
             "ScanResult": _obj({
                 "ticket_id": {"type": "string"},
                 "status": {"const": "scanned"},

@@ -16,7 +16,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from . import clock, errors
+from . import clock, errors, metrics
 from .extensions import db
 from .models import Ticket, User
 from .security import new_ticket_id
@@ -71,6 +71,7 @@ def create(browser_hash: str, pc_ip: str, pc_user_agent: str, *, max_pending: in
     inserted = db.session.scalar(sa.insert(Ticket).from_select(list(values), row).returning(Ticket.id))
     if inserted is None:
         raise errors.TooManyPendingTickets()
+    metrics.ticket_changed(db.session, PENDING)
     return db.session.get(Ticket, values["id"])
 
 
@@ -132,7 +133,7 @@ def _expire(ticket_id: str) -> bool:
         .where(Ticket.id == ticket_id, Ticket.status.in_(LIVE), Ticket.expires_at <= now)
         .values(status=EXPIRED, updated_at=now, finished_at=now)
     )
-    return _execute(ticket_id, stmt)
+    return _execute(ticket_id, stmt, EXPIRED)
 
 
 def _transition(ticket_id: str, allowed, to: str, **values) -> bool:
@@ -142,10 +143,10 @@ def _transition(ticket_id: str, allowed, to: str, **values) -> bool:
         .where(Ticket.id == ticket_id, Ticket.expires_at > now, allowed)
         .values(status=to, updated_at=now, **values)
     )
-    return _execute(ticket_id, stmt)
+    return _execute(ticket_id, stmt, to)
 
 
-def _execute(ticket_id: str, stmt) -> bool:
+def _execute(ticket_id: str, stmt, to: str) -> bool:
     if not _well_formed(ticket_id):
         return False  # names no ticket; the caller's refusal says 404
     result = db.session.execute(stmt, execution_options={"synchronize_session": False})
@@ -155,6 +156,7 @@ def _execute(ticket_id: str, stmt) -> bool:
     channel = current_app.extensions["qrlogin_waiters"].channel
     if channel is not None:
         channel.publish_in_transaction(db.session, ticket_id)
+    metrics.ticket_changed(db.session, to)
     return True
 
 

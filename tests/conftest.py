@@ -1,3 +1,5 @@
+import io
+import logging
 import os
 import shutil
 import threading
@@ -39,12 +41,7 @@ def _unavailable(reason: str):
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def migrated_postgres():
-    """The PostgreSQL database named by TEST_DATABASE_URL, emptied and migrated once."""
-    url = os.environ.get("TEST_DATABASE_URL")
-    if not url:
-        _unavailable("TEST_DATABASE_URL is not set")
+def _rebuild_postgres(url: str) -> None:
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
@@ -58,7 +55,26 @@ def migrated_postgres():
     with app.app_context():
         upgrade()
         db.engine.dispose()
-    return url
+
+
+def _migration_head() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    folder = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
+    config = Config()
+    config.set_main_option("script_location", folder)
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres():
+    """The PostgreSQL database named by TEST_DATABASE_URL, emptied and migrated once."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        _unavailable("TEST_DATABASE_URL is not set")
+    _rebuild_postgres(url)
+    return url, _migration_head()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -68,8 +84,17 @@ def database_url(request, tmp_path, migrated_sqlite):
         db_path = tmp_path / "qrlogin.sqlite3"
         shutil.copy(migrated_sqlite, db_path)
         return f"sqlite:///{db_path}"
-    url = request.getfixturevalue("migrated_postgres")
+    url, head = request.getfixturevalue("migrated_postgres")
     engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            version = conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
+    except sa.exc.ProgrammingError:
+        version = None
+    if version != head:  # an earlier test migrated or stamped the database: build it again
+        engine.dispose()
+        _rebuild_postgres(url)
+        engine = sa.create_engine(url)
     tables = [t for t in sa.inspect(engine).get_table_names() if t != "alembic_version"]
     with engine.begin() as conn:
         conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
@@ -91,26 +116,27 @@ def config(database_url, fake_wechat):
         "TICKET_TTL_SECONDS": 120,
         "POLL_MAX_WAIT_SECONDS": 25,
         "WAKE_CHECK_SECONDS": 0.2,
+        "WECHAT_RETRY_BACKOFF_SECONDS": 0.01,
     }
 
 
-@pytest.fixture
-def app(config):
-    app = create_app(config)
+def serve(app):
+    """Yield the app, then stop its waiters and close its database connections."""
     yield app
     app.extensions["qrlogin_waiters"].close()
     with app.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(config):
+    yield from serve(create_app(config))
 
 
 @pytest.fixture
 def dev_app(config):
     """The service as `make run` starts it without WeChat credentials."""
-    app = create_app({**config, "WECHAT_APPID": None, "WECHAT_SECRET": None})
-    yield app
-    app.extensions["qrlogin_waiters"].close()
-    with app.app_context():
-        db.engine.dispose()
+    yield from serve(create_app({**config, "WECHAT_APPID": None, "WECHAT_SECRET": None}))
 
 
 @pytest.fixture
@@ -204,3 +230,29 @@ def in_thread(fn, *args, **kwargs):
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread, result
+
+
+# --- WeChat and operations (issue 6) -------------------------------------------
+
+@pytest.fixture
+def wechat(fake_wechat):
+    """The fake WeChat server with a fresh token, no scripted failures and no recorded calls."""
+    fake_wechat.reset()
+    yield fake_wechat
+    fake_wechat.reset()
+
+
+@pytest.fixture
+def wxacode_app(config, wechat):
+    """The service drawing mini-program codes (QR_MODE=wxacode) with the fake WeChat."""
+    yield from serve(create_app({**config, "QR_MODE": "wxacode"}))
+
+
+@pytest.fixture
+def log_lines(app):
+    """Call it to get every line the `app` has logged since the test started."""
+    handler = next(h for h in logging.getLogger("app").handlers if getattr(h, "qrlogin", False))
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    yield lambda: stream.getvalue().splitlines()
+    handler.setStream(previous)

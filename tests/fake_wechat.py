@@ -6,8 +6,26 @@ Codes the fake understands for /sns/jscode2session:
   slow-<seconds>  -> answers after that many seconds
   anything else   -> errcode 40029 (invalid code)
 Every request is recorded in `calls`.
+
+Access token and mini-program codes (POST, JSON bodies):
+  /cgi-bin/stable_token     -> {"access_token": "token-<n>", "expires_in": token_expires_in}; the same
+                               token while it is valid, a new one with force_refresh (the old one then
+                               stops working); waits `token_delay` seconds first
+  /wxa/getwxacodeunlimit    -> PNG bytes (image/png) for a valid token, page and scene; otherwise a
+                               JSON errcode body with HTTP 200: 40001 stale token, 41030 unknown page,
+                               40169 bad scene
+`rotate()` replaces the token as WeChat does when another client forces a refresh.
+`script(path, *actions)` makes the next requests to `path` misbehave, one action each:
+  ("errcode", n)   answer {"errcode": n} with HTTP 200
+  ("sleep", s)     wait s seconds, then answer normally
+  ("http", status) answer that HTTP status with a text body
+  ("close",)       drop the connection without answering
+`reset()` (the `wechat` fixture) restores all of this between tests.
 """
+import io
 import json
+import re
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,16 +33,90 @@ from urllib.parse import parse_qs, urlsplit
 
 APPID = "wx-test-appid"
 SECRET = "wx-test-secret"
+LOGIN_PAGE = "pages/confirm/confirm"
+_SCENE = re.compile(r"[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]{1,32}")
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # The client gave up (a timeout test): expected, so say nothing. Printing the
+        # traceback here would also run Python 3.11's traceback carets (ast.parse) in
+        # this thread while the test thread builds an app (werkzeug also uses ast.parse),
+        # and 3.11 shares ast.parse's depth counter between threads: "SystemError: AST
+        # constructor recursion depth mismatch" in an unrelated test.
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
 
 
 class FakeWeChat:
     def __init__(self):
         self.calls: list[dict] = []
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = _QuietServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.server.handle_error = lambda request, address: None  # clients that gave up (timeouts)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.calls.clear()
+            self.token_delay = 0.0
+            self.token_expires_in = 7200
+            self.pages = {LOGIN_PAGE}
+            self._scripts: dict[str, list[tuple]] = {}
+            self._token_number = 0
+            self._token = self._next_token()
+
+    def _next_token(self) -> str:
+        self._token_number += 1
+        return f"token-{self._token_number}"
+
+    def rotate(self) -> str:
+        """Issue a new access token; the old one stops working at once."""
+        with self.lock:
+            self._token = self._next_token()
+            return self._token
+
+    @property
+    def token(self) -> str:
+        return self._token
+
+    def script(self, path: str, *actions: tuple) -> None:
+        with self.lock:
+            self._scripts.setdefault(path, []).extend(actions)
+
+    def count(self, path: str) -> int:
+        with self.lock:
+            return sum(1 for call in self.calls if call["path"] == path)
+
+    def _next_action(self, path: str):
+        with self.lock:
+            queue = self._scripts.get(path)
+            return queue.pop(0) if queue else None
+
+    def stable_token(self, body: dict) -> tuple[int, dict]:
+        if body.get("appid") != APPID or body.get("secret") != SECRET:
+            return 200, {"errcode": 40013, "errmsg": "invalid appid"}
+        if body.get("grant_type") != "client_credential":
+            return 200, {"errcode": 40002, "errmsg": "invalid grant_type"}
+        time.sleep(self.token_delay)
+        token = self.rotate() if body.get("force_refresh") is True else self._token
+        return 200, {"access_token": token, "expires_in": self.token_expires_in}
+
+    def wxacode(self, query: dict, body: dict) -> tuple[int, dict | bytes]:
+        if query.get("access_token") != self._token:
+            return 200, {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"}
+        if body.get("check_path", True) and body.get("page") not in self.pages:
+            return 200, {"errcode": 41030, "errmsg": "invalid page"}
+        scene = body.get("scene")
+        if not isinstance(scene, str) or not _SCENE.fullmatch(scene):
+            return 200, {"errcode": 40169, "errmsg": "invalid scene"}
+        import segno  # the service's own QR library draws a stand-in image
+
+        out = io.BytesIO()
+        segno.make(f"{body.get('page')}?scene={scene}").save(out, kind="png", scale=4)
+        return 200, out.getvalue()
 
     @property
     def base_url(self) -> str:
@@ -63,18 +155,69 @@ class FakeWeChat:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, like WeChat
+
             def do_GET(self):
                 url = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 with fake.lock:
                     fake.calls.append({"path": url.path, "query": query})
+                if self._scripted(url.path):
+                    return
                 if url.path == "/sns/jscode2session":
                     status, body = fake.jscode2session(query)
                 else:
                     status, body = 404, {"errcode": 404, "errmsg": "not found"}
-                payload = json.dumps(body).encode() if isinstance(body, dict) else body.encode()
+                self._send(status, body)
+
+            def do_POST(self):
+                url = urlsplit(self.path)
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:
+                    body = {}
+                with fake.lock:
+                    fake.calls.append({"path": url.path, "query": query, "json": body})
+                if self._scripted(url.path):
+                    return
+                if url.path == "/cgi-bin/stable_token":
+                    status, answer = fake.stable_token(body)
+                elif url.path == "/wxa/getwxacodeunlimit":
+                    status, answer = fake.wxacode(query, body)
+                else:
+                    status, answer = 404, {"errcode": 404, "errmsg": "not found"}
+                self._send(status, answer)
+
+            def _scripted(self, path) -> bool:
+                """Play the next scripted action for `path`; True when it answered (or hung up)."""
+                action = fake._next_action(path)
+                if action is None:
+                    return False
+                kind = action[0]
+                if kind == "sleep":
+                    time.sleep(action[1])
+                    return False
+                if kind == "errcode":
+                    self._send(200, {"errcode": action[1], "errmsg": "scripted error"})
+                elif kind == "http":
+                    self._send(action[1], "scripted failure")
+                elif kind == "close":
+                    self.close_connection = True
+                else:
+                    raise ValueError(f"unknown scripted action {action!r}")
+                return True
+
+            def _send(self, status, body):
+                if isinstance(body, dict):
+                    payload, content_type = json.dumps(body).encode(), "application/json"
+                elif isinstance(body, bytes):
+                    payload, content_type = body, "image/png"
+                else:
+                    payload, content_type = body.encode(), "text/html"
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json" if isinstance(body, dict) else "text/html")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)

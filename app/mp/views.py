@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from flask import current_app, g, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
-from .. import auth, errors, tickets, wechat
+from .. import auth, errors, metrics, tickets, wechat
 from ..extensions import db
 from ..inputs import json_body, text_field
 from ..models import User, isoformat
@@ -37,6 +37,7 @@ def login():
         identity = wechat.client().code_to_session(code)
     user = _find_or_create_user(identity)
     token, expires_in = auth.issue_mp_token(user)
+    metrics.mp_login()
     return jsonify({"token": token, "expires_in": expires_in, "user": user.to_dict()})
 
 

@@ -3,7 +3,7 @@ import time
 
 from flask import current_app, jsonify, make_response, request, url_for
 
-from .. import auth, clock, errors, qr, tickets
+from .. import auth, clock, errors, metrics, qr, tickets, wxacode
 from ..extensions import db
 from ..inputs import choice_arg, number_arg
 from ..models import Ticket, isoformat
@@ -19,10 +19,13 @@ def create_ticket():
     db.session.commit()
     body = _ticket_json(ticket)
     body["qr_content"] = qr_content(ticket.id)
-    # The image comes with the ticket, so the page shows it without a second round trip.
-    body["qr_svg"] = qr.svg(body["qr_content"]).decode()
+    if not wxacode.enabled():
+        # The image comes with the ticket, so the page shows it without a second round trip.
+        body["qr_svg"] = qr.svg(body["qr_content"]).decode()
     body["qr_svg_url"] = url_for("web.ticket_qr", ticket_id=ticket.id, kind="svg")
     body["qr_png_url"] = url_for("web.ticket_qr", ticket_id=ticket.id, kind="png")
+    # The image the login page shows: WeChat's mini-program code in wxacode mode.
+    body["qr_image_url"] = body["qr_png_url"] if wxacode.enabled() else body["qr_svg_url"]
     body["poll_max_wait"] = current_app.config["POLL_MAX_WAIT_SECONDS"]
     response = make_response(jsonify(body), 201)
     _set_bind_cookie(response, secret)
@@ -36,7 +39,10 @@ def ticket_qr(ticket_id, kind):
     ticket = tickets.get(ticket_id)
     db.session.commit()
     content = qr_content(ticket.id)
-    image, mimetype = (qr.svg(content), "image/svg+xml") if kind == "svg" else (qr.png(content), "image/png")
+    if kind == "png" and wxacode.enabled():
+        image, mimetype = wxacode.image(ticket)
+    else:
+        image, mimetype = (qr.svg(content), "image/svg+xml") if kind == "svg" else (qr.png(content), "image/png")
     response = current_app.response_class(image, mimetype=mimetype)
     response.headers["Cache-Control"] = "private, max-age=300"
     return response
@@ -53,7 +59,9 @@ def poll_ticket(ticket_id):
         raise errors.NotBoundBrowser()
     db.session.commit()  # keeps a lazy expiry; frees the connection before waiting
     if since == ticket.status and wait > 0:
-        ticket = _wait_for_change(ticket, since, wait)
+        with metrics.waiting_poll():
+            ticket = _wait_for_change(ticket, since, wait)
+        metrics.poll_woken(ticket, since)
     return _answer(ticket, hash_secret(secret))
 
 

@@ -1,0 +1,99 @@
+"""Prometheus metrics of the service (served by app/ops at GET /metrics).
+
+Counters of ticket changes are counted after their transaction commits, so a
+rolled-back change is never counted. Under gunicorn with several workers, set
+PROMETHEUS_MULTIPROC_DIR (an empty directory, before the workers start): each
+worker then writes its values there and /metrics adds them up across workers.
+"""
+import os
+from contextlib import contextmanager
+
+from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram,
+                               generate_latest, multiprocess)
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from . import clock
+
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # the files are written from the first metric on
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+TICKETS_CREATED = Counter("qrlogin_tickets_created", "Login tickets (QR codes) created.")
+TICKETS_FINISHED = Counter("qrlogin_tickets_finished", "Tickets that reached a final state, by outcome.",
+                           ["outcome"])
+SCANS = Counter("qrlogin_scans", "Login codes scanned by the mini-program.")
+CONFIRMS = Counter("qrlogin_confirms", "Logins confirmed on the phone.")
+LOGINS = Counter("qrlogin_logins", "Sign-ins: pc = a PC session started, mp = a mini-program token issued.",
+                 ["kind"])
+WAITING_POLLS = Gauge("qrlogin_waiting_polls", "Long-polls waiting for a change right now.",
+                      multiprocess_mode="livesum")
+WAKE_LATENCY = Histogram(
+    "qrlogin_wake_latency_seconds", "From a committed ticket change to the waiting poll's answer.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+WECHAT_CALLS = Counter("qrlogin_wechat_calls", "WeChat API calls by endpoint and result.", ["endpoint", "result"])
+WECHAT_SECONDS = Histogram("qrlogin_wechat_call_seconds", "Time WeChat took to answer, by endpoint.", ["endpoint"])
+
+# ticket status reached -> what it counts
+_ON_STATUS = {
+    "pending": (TICKETS_CREATED,),
+    "scanned": (SCANS,),
+    "confirmed": (CONFIRMS,),
+    "consumed": (TICKETS_FINISHED.labels("consumed"), LOGINS.labels("pc")),
+    "cancelled": (TICKETS_FINISHED.labels("cancelled"),),
+    "expired": (TICKETS_FINISHED.labels("expired"),),
+}
+_WOKEN_BY = ("scanned", "confirmed", "cancelled")  # changes a person made, not a timer
+_PENDING_KEY = "qrlogin_metrics_pending"
+
+
+def ticket_changed(session: Session, status: str) -> None:
+    """Count a ticket reaching `status` once `session` commits (nothing if it rolls back)."""
+    session.info.setdefault(_PENDING_KEY, []).append(status)
+
+
+@event.listens_for(Session, "after_commit")
+def _count_after_commit(session):
+    for status in session.info.pop(_PENDING_KEY, ()):
+        for counter in _ON_STATUS.get(status, ()):
+            counter.inc()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session):
+    session.info.pop(_PENDING_KEY, None)
+
+
+def mp_login() -> None:
+    LOGINS.labels("mp").inc()
+
+
+@contextmanager
+def waiting_poll():
+    WAITING_POLLS.inc()
+    try:
+        yield
+    finally:
+        WAITING_POLLS.dec()
+
+
+def poll_woken(ticket, since: str) -> None:
+    """A waiting poll is about to answer: how long after the change did it learn of it?"""
+    if ticket.status != since and ticket.status in _WOKEN_BY:
+        WAKE_LATENCY.observe(max(0.0, (clock.utcnow() - ticket.updated_at).total_seconds()))
+
+
+def wechat_call(endpoint: str, result: str, seconds: float) -> None:
+    WECHAT_CALLS.labels(endpoint, result).inc()
+    WECHAT_SECONDS.labels(endpoint).observe(seconds)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The Prometheus text of this process, or of all workers in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
