@@ -159,3 +159,7 @@ def in_thread(fn, *args, **kwargs):
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread, result
+
+
+# --- The real service (gunicorn on a free port) for end-to-end tests: browser, mini-program, CLI client.
+from .live_server import live_server, start_live_server  # noqa: E402,F401  (fixtures)
