@@ -29,7 +29,10 @@
     return s.replace(/\{(\w+)\}/g, function (_, k) { return vars[k]; });
   }
 
-  function say(text) { statusEl.textContent = text; }
+  function say(text) {
+    statusEl.textContent = text;
+    statusEl.classList.toggle('offline', retryTimer !== null);
+  }
 
   function abortInFlight() {
     if (controller) { controller.abort(); controller = null; }
@@ -167,11 +170,11 @@
     if (retryAfter > 0) { delay = Math.max(delay, retryAfter * 1000); }
     delay = delay * (0.8 + Math.random() * 0.4);  // spread reconnects after an outage
     retryAt = Date.now() + delay;
-    tick();
     retryTimer = setTimeout(function () {
       retryTimer = null;
       if (gen === generation) { again(); }
     }, delay);
+    tick();
   }
 
   function isAbort(err) { return err && err.name === 'AbortError'; }
