@@ -29,6 +29,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_commands(app)
     register_response_headers(app)
+    register_method_override(app)
     return app
 
 
@@ -67,3 +68,20 @@ def register_response_headers(app: Flask) -> None:
             headers.setdefault("X-Frame-Options", "DENY")
             headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+def register_method_override(app: Flask) -> None:
+    """wx.request cannot send PATCH: a POST with `X-HTTP-Method-Override: PATCH` stands in for it.
+
+    Only PATCH, only from POST. A custom header cannot be sent cross-site without a
+    CORS preflight, so this opens nothing to other sites' forms.
+    """
+    wsgi_app = app.wsgi_app
+
+    def method_override(environ, start_response):
+        if (environ.get("REQUEST_METHOD") == "POST"
+                and environ.get("HTTP_X_HTTP_METHOD_OVERRIDE", "").strip().upper() == "PATCH"):
+            environ["REQUEST_METHOD"] = "PATCH"
+        return wsgi_app(environ, start_response)
+
+    app.wsgi_app = method_override
