@@ -12,9 +12,12 @@ const BASE = process.env.QRL_BASE_URL;
 const live = BASE ? {} : {skip: 'QRL_BASE_URL is not set (tests/test_miniprogram.py starts a server and sets it)'};
 if (BASE) { config.baseUrl = BASE; }
 
-// A fresh phone: its own WeChat identity (the fake WeChat turns "ok-<name>" into an openid) and storage.
+// A fresh phone: its own WeChat identity and storage. The test server's fake WeChat turns
+// "ok-<name>" into an openid; a development server (`make run`) takes "dev:<name>".
+const CODE_PREFIX = process.env.QRL_WX_CODE_PREFIX || 'ok-';
+
 function newPhone(name) {
-  global.wx = fakeWx('ok-' + name);
+  global.wx = fakeWx(CODE_PREFIX + name);
   return global.wx;
 }
 

@@ -45,11 +45,13 @@ def test_scan_then_confirm_logs_the_page_in(live_server, open_login_page, make_p
     assert phone.confirm(login.ticket["ticket_id"]).status_code == 200
     expect(login.page).to_have_url(live_server.url + "/")
     expect(login.page.locator("#welcome")).to_have_text(words(lang, "welcome", name=nickname))
+    when = re.escape(TEXT[lang]["signed_in_from"]).replace(re.escape("{when}"), r"\d{4}-\d\d-\d\d \d\d:\d\d UTC")
+    expect(login.page.locator(".muted")).to_have_text(re.compile(when.replace(re.escape("{ip}"), r"127\.0\.0\.1")))
     login.screenshot("3-logged-in")
 
 
 def test_cancel_on_the_phone_offers_a_fresh_code(live_server, open_login_page, make_phone):
-    login = open_login_page(live_server)
+    login = open_login_page(live_server, "phone")
     cancelled_ticket = login.ticket["ticket_id"]
     phone = make_phone(live_server, "canceller")
     phone.scan(cancelled_ticket)
@@ -104,7 +106,7 @@ def test_page_recovers_when_the_server_restarts_mid_wait(start_live_server, open
 
 
 def test_network_errors_back_off_instead_of_hammering(live_server, open_login_page, make_phone):
-    login = open_login_page(live_server)
+    login = open_login_page(live_server, "phone")
     expect(login.status).to_have_text(words("en", "pending"))
     ticket_id = login.ticket["ticket_id"]
     attempts = []
