@@ -38,14 +38,17 @@ def open_login_page(chromium):
     """Opens /login in a fresh browser window of the given size and language."""
     contexts = []
 
-    def open_(server, window="desktop", lang="en"):
+    def open_(server, window="desktop", lang="en", fake_clock=False):
         context = chromium.new_context(viewport=WINDOWS[window], locale=LOCALES[lang], base_url=server.url,
                                        is_mobile=window == "phone", has_touch=window == "phone")
         # Avatars are https URLs on the mini-program team's storage; serve one locally.
         context.route(AVATAR_HOST + "/**", lambda route: route.fulfill(body=solid_png(72, (7, 193, 96)),
                                                                          content_type="image/png"))
         contexts.append(context)
-        return LoginPage(context.new_page(), server, f"{window}-{lang}").open()
+        page = context.new_page()
+        if fake_clock:
+            page.clock.install()  # runs in step with real time until the test moves it
+        return LoginPage(page, server, f"{window}-{lang}").open()
 
     yield open_
     for context in contexts:
@@ -91,6 +94,15 @@ class LoginPage:
         window = self.page.viewport_size
         assert box["x"] >= 0 and box["x"] + box["width"] <= window["width"]
         assert box["y"] >= 0 and box["y"] + box["height"] <= window["height"]
+
+    def set_hidden(self, hidden: bool):
+        """What the browser does when the person switches tabs or minimises the window."""
+        self.page.evaluate("""hidden => {
+            Object.defineProperty(document, 'hidden', {value: hidden, configurable: true});
+            Object.defineProperty(document, 'visibilityState', {value: hidden ? 'hidden' : 'visible',
+                                                               configurable: true});
+            document.dispatchEvent(new Event('visibilitychange'));
+        }""", hidden)
 
     def screenshot(self, state):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)

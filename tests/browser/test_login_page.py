@@ -129,3 +129,26 @@ def test_network_errors_back_off_instead_of_hammering(live_server, open_login_pa
     gaps = [later - earlier for earlier, later in zip(attempts, attempts[1:4])]
     # About 1 s, then 2 s, then 4 s (each ±20 %): never a tight loop.
     assert gaps[0] >= 0.7 and gaps[1] >= 1.5 and gaps[2] >= 3.0, gaps
+
+
+def test_hidden_tab_stops_polling_and_catches_up_when_shown(live_server, open_login_page, make_phone):
+    login = open_login_page(live_server, fake_clock=True)
+    expect(login.status).to_have_text(words("en", "pending"))
+    ticket_id = login.ticket["ticket_id"]
+    polls = []
+    login.page.on("request", lambda r: polls.append(r.url) if f"/api/tickets/{ticket_id}?" in r.url else None)
+
+    login.set_hidden(True)
+    login.page.clock.fast_forward("01:01")  # hidden for over a minute
+    expect(login.status).to_have_text(words("en", "paused"))
+    phone = make_phone(live_server, "hidden")
+    assert phone.scan(ticket_id).status_code == 200
+    sent_while_paused = len(polls)
+    login.page.clock.fast_forward("00:20")  # every timer of the page gets its chance to poll
+    expect(login.status).to_have_text(words("en", "paused"))
+    assert len(polls) == sent_while_paused
+
+    login.set_hidden(False)
+    expect(login.status).to_have_text(words("en", "scanned", name="hidden"))
+    assert phone.confirm(ticket_id).status_code == 200
+    expect(login.page).to_have_url(live_server.url + "/")
