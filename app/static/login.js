@@ -159,7 +159,8 @@
       avatar.src = who.avatar_url;
     }
     el('qrl-nickname').textContent = who.nickname || '';
-    say(fmt(T.scanned, {name: who.nickname || '?'}));
+    // Someone who never set a nickname is not shown as "?".
+    say(who.nickname ? fmt(T.scanned, {name: who.nickname}) : T.scanned_anonymous);
     autoRefreshes = 0;
   }
 

@@ -41,9 +41,9 @@ def open_login_page(chromium):
     def open_(server, window="desktop", lang="en", fake_clock=False):
         context = chromium.new_context(viewport=WINDOWS[window], locale=LOCALES[lang], base_url=server.url,
                                        is_mobile=window == "phone", has_touch=window == "phone")
-        # Avatars are https URLs on the mini-program team's storage; serve one locally.
-        context.route(AVATAR_HOST + "/**", lambda route: route.fulfill(body=solid_png(72, (7, 193, 96)),
-                                                                         content_type="image/png"))
+        # Avatars are https URLs on the mini-program team's storage; serve them locally
+        # (any name with "missing" in it is a dead link).
+        context.route(AVATAR_HOST + "/**", serve_avatar)
         contexts.append(context)
         page = context.new_page()
         if fake_clock:
@@ -113,15 +113,21 @@ class LoginPage:
 def make_phone():
     """A mini-program user on the live server, with a profile."""
 
-    def make(server, name, nickname=None, avatar=True):
+    def make(server, name, nickname=None, profile=True):
         phone = LivePhone(server, name).login()
-        profile = {"nickname": nickname or name}
-        if avatar:
-            profile["avatar_url"] = f"{AVATAR_HOST}/{name}.png"
-        assert phone.set_profile(**profile).status_code == 200
+        if profile:
+            fields = {"nickname": nickname or name, "avatar_url": f"{AVATAR_HOST}/{name}.png"}
+            assert phone.set_profile(**fields).status_code == 200
         return phone
 
     return make
+
+
+def serve_avatar(route):
+    if "missing" in route.request.url:
+        route.fulfill(status=404, body="gone")
+    else:
+        route.fulfill(body=solid_png(72, (7, 193, 96)), content_type="image/png")
 
 
 def solid_png(size: int, rgb: tuple[int, int, int]) -> bytes:

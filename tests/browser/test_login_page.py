@@ -50,6 +50,24 @@ def test_scan_then_confirm_logs_the_page_in(live_server, open_login_page, make_p
     login.screenshot("3-logged-in")
 
 
+def test_someone_without_a_profile_is_shown_without_a_name_or_broken_avatar(live_server, open_login_page,
+                                                                           make_phone):
+    login = open_login_page(live_server, "phone", "zh")
+    phone = make_phone(live_server, "no-profile", profile=False)
+    assert phone.scan(login.ticket["ticket_id"]).status_code == 200
+    expect(login.status).to_have_text(words("zh", "scanned_anonymous"))
+    expect(login.page.locator("#qrl-avatar")).to_be_hidden()
+
+
+def test_a_dead_avatar_link_shows_the_name_without_a_broken_image(live_server, open_login_page, make_phone):
+    login = open_login_page(live_server)
+    phone = make_phone(live_server, "missing-avatar", nickname="Dora")
+    assert phone.scan(login.ticket["ticket_id"]).status_code == 200
+    expect(login.status).to_have_text(words("en", "scanned", name="Dora"))
+    expect(login.page.locator("#qrl-nickname")).to_have_text("Dora")
+    expect(login.page.locator("#qrl-avatar")).to_be_hidden()
+
+
 def test_cancel_on_the_phone_offers_a_fresh_code(live_server, open_login_page, make_phone):
     login = open_login_page(live_server, "phone")
     cancelled_ticket = login.ticket["ticket_id"]
