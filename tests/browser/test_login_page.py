@@ -94,9 +94,8 @@ def test_expired_code_is_replaced_by_itself(start_live_server, open_login_page):
     server = start_live_server(TICKET_TTL_SECONDS=3)
     login = open_login_page(server, "phone", "en")
     first = login.ticket["ticket_id"]
-    login.expect_qr_of_current_ticket()
-    with login.expect_new_ticket(timeout=15_000):
-        pass  # nobody scans; the code runs out
+    with login.expect_new_ticket(timeout=15_000):  # nobody scans; the code runs out
+        login.expect_qr_of_current_ticket()
     assert login.ticket["ticket_id"] != first
     login.expect_qr_of_current_ticket()
     expect(login.status).to_have_text(words("en", "pending"))
