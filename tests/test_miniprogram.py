@@ -11,6 +11,7 @@ def test_mini_program_api_module_works_against_the_live_server(live_server):
                             env={**os.environ, "QRL_BASE_URL": live_server.url}, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "# fail 0" in result.stdout
+    assert "QRL_BASE_URL is not set" not in result.stdout  # the live tests ran, not skipped
 
 
 def test_a_post_stands_in_for_patch_because_wx_request_cannot_send_patch(app, phone):

@@ -184,3 +184,67 @@ test('every page in app.json has its four files, and the confirm page is where t
     }
   }
 });
+
+// Loads a page's script the way the mini-program runtime does (it calls Page({...}))
+// and gives back an instance whose setData merges into data, as WeChat's does.
+function loadPage(pagePath) {
+  let definition = null;
+  global.Page = (def) => { definition = def; };
+  const file = require.resolve('../' + pagePath + '.js');
+  delete require.cache[file];
+  require(file);
+  const page = Object.assign({}, definition, {data: Object.assign({}, definition.data)});
+  page.setData = function (changes) { Object.assign(this.data, changes); };
+  return page;
+}
+
+async function until(predicate, what) {
+  for (let i = 0; i < 200; i += 1) {
+    if (predicate()) { return; }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  assert.fail('gave up waiting for ' + what);
+}
+
+for (const [opener, how, options] of [
+  ['q', 'the ordinary-link QR (options.q)', (qr) => ({q: encodeURIComponent(qr)})],
+  ['scene', 'the mini-program code (options.scene)', (qr, id) => ({scene: encodeURIComponent(id)})]
+]) {
+  test('the confirm page opened from ' + how + ' shows the PC and confirms', live, async () => {
+    newPhone('node-page-' + opener);
+    const pc = await newPc();
+    const page = loadPage('pages/login/confirm');
+    page.onLoad(options(pc.ticket.qr_content, pc.ticket.ticket_id));
+    await until(() => !page.data.loading, 'the scan');
+    assert.equal(page.data.error, '');
+    assert.equal(page.data.pc.ip, '127.0.0.1');
+    assert.equal(page.data.pc.ip_differs, false);
+    assert.ok(page.data.browser.length > 0 && page.data.time.length > 0);
+
+    const waiting = pc.poll('scanned');
+    page.onConfirm();
+    await until(() => page.data.done, 'the confirm');
+    assert.equal(page.data.done, 'Done. The computer is logged in.');
+    assert.equal((await waiting).body.status, 'confirmed');
+  });
+}
+
+test('the confirm page refuses a code from another site without calling the server', live, async () => {
+  const wx = newPhone('node-page-foreign');
+  const page = loadPage('pages/login/confirm');
+  page.onLoad({q: encodeURIComponent('https://evil.example.com/qr/AAAAAAAAAAAAAAAAAAAAAA')});
+  assert.equal(page.data.error, 'This is not a login code of this service.');
+  assert.equal(wx.requests.length, 0);
+});
+
+test('the confirm page explains an expired or cancelled code in words', live, async () => {
+  newPhone('node-page-cancelled');
+  const pc = await newPc();
+  await api.scan(pc.ticket.ticket_id);
+  await api.cancel(pc.ticket.ticket_id);
+  const page = loadPage('pages/login/confirm');
+  page.onLoad({scene: pc.ticket.ticket_id});
+  await until(() => !page.data.loading, 'the scan');
+  assert.equal(page.data.error, 'This login was cancelled.');
+  assert.equal(page.data.pc, null);
+});
