@@ -102,6 +102,22 @@ def test_expired_code_is_replaced_by_itself(start_live_server, open_login_page):
     login.screenshot("5-renewed-after-expiry")
 
 
+def test_unattended_page_stops_renewing_and_offers_a_button(start_live_server, open_login_page):
+    server = start_live_server(TICKET_TTL_SECONDS=1)
+    login = open_login_page(server)
+    renewals = []
+    login.page.on("request", lambda r: renewals.append(r) if r.method == "POST" else None)
+    # Five codes renewed by themselves, then the page asks: a forgotten tab does not poll forever.
+    expect(login.refresh).to_be_visible(timeout=20_000)
+    assert len(renewals) == 5
+    expect(login.status).to_have_text(words("en", "expired_stopped"))
+    expect(login.qr).to_be_hidden()
+    login.screenshot("8-expired-stopped")
+    with login.expect_new_ticket():
+        login.refresh.click()
+    expect(login.refresh).to_be_hidden()
+
+
 def test_page_recovers_when_the_server_restarts_mid_wait(start_live_server, open_login_page, make_phone):
     server = start_live_server()
     login = open_login_page(server)
