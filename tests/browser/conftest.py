@@ -1,5 +1,4 @@
 """Headless Chromium (Debian's package) driven by Playwright, and the login page as a person sees it."""
-import os
 import re
 import struct
 import zlib
@@ -25,8 +24,7 @@ expect.set_options(timeout=10_000)
 
 @pytest.fixture(scope="session")
 def chromium():
-    if not os.path.exists(CHROMIUM):
-        require_tool(CHROMIUM, "install Debian's chromium package to run the browser tests")
+    require_tool(CHROMIUM, "install Debian's chromium package to run the browser tests")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
