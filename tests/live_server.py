@@ -78,17 +78,24 @@ class LiveServer:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen([str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
                                             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            self._wait_until_serving()
+        except BaseException:
+            self.stop()  # never leave a server behind
+            raise
+        return self
+
+    def _wait_until_serving(self):
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.log()}")
             try:
                 if requests.get(self.url + "/login", timeout=5).status_code == 200:
-                    return self
+                    return
             except (requests.ConnectionError, requests.Timeout):
                 pass
             time.sleep(0.05)  # waiting for a process to come up, not moving a TTL
-        self.stop()
         raise RuntimeError(f"gunicorn did not answer within {START_TIMEOUT} s:\n{self.log()}")
 
     def stop(self):
