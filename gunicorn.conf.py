@@ -16,7 +16,9 @@ timeout = 60
 # On SIGTERM a worker answers its waiting polls at once (see post_worker_init)
 # and then has this long to finish what is in flight.
 graceful_timeout = 10
-keepalive = 30
+# Short: on a restart, idle keep-alive connections are what the worker waits out.
+# Polling pages send their next request at once, so they never sit idle that long.
+keepalive = 5
 accesslog = os.environ.get("ACCESS_LOG")  # e.g. "-" for stdout
 # No preload: each worker builds its own app after the fork, so gevent's patching,
 # database pools and the wake-up watcher all belong to that worker.

@@ -56,9 +56,10 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from .cli import tickets_cli
+    from .cli import qr_cli, tickets_cli
 
     app.cli.add_command(tickets_cli)
+    app.cli.add_command(qr_cli)
 
 
 def register_response_headers(app: Flask) -> None:

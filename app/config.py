@@ -158,7 +158,7 @@ def _wechat_and_ops_settings(environ, app_env: str) -> dict:
     return {
         # url: the QR encodes PUBLIC_BASE_URL/qr/<id>; wxacode: WeChat draws a mini-program code.
         "QR_MODE": _choice(environ, "QR_MODE", QR_MODES, "url"),
-        "WECHAT_LOGIN_PAGE": (environ.get("WECHAT_LOGIN_PAGE") or "pages/confirm/confirm").strip().lstrip("/"),
+        "WECHAT_LOGIN_PAGE": (environ.get("WECHAT_LOGIN_PAGE") or "pages/login/confirm").strip().lstrip("/"),
         "WECHAT_ENV_VERSION": _choice(environ, "WECHAT_ENV_VERSION", WECHAT_ENV_VERSIONS, "release"),
         # Retries only for "busy" (-1) and connections that never reached WeChat.
         "WECHAT_RETRIES": _int(environ, "WECHAT_RETRIES", 2, minimum=0),

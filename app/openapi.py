@@ -153,6 +153,17 @@ SPEC = {
                 "responses": _responses("200", _json(_obj({"user": _ref("User")}), "The user."),
                                         "400", "401", "415"),
             },
+            "post": {
+                "summary": "Same as PATCH, for wx.request, which cannot send PATCH.",
+                "operationId": "mpUpdateMePost",
+                "security": _BEARER,
+                "requestBody": _json_body(_obj({
+                    "nickname": {"type": "string", "minLength": 1, "maxLength": 32},
+                    "avatar_url": {"type": "string", "format": "uri", "maxLength": 512},
+                }, required=[])),
+                "responses": _responses("200", _json(_obj({"user": _ref("User")}), "The user."),
+                                        "400", "401", "415"),
+            },
         },
         "/api/mp/tickets/{ticket_id}/scan": {
             "post": {

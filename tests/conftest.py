@@ -14,6 +14,7 @@ from app import create_app
 from app.extensions import db
 
 from .fake_wechat import APPID, SECRET, FakeWeChat
+from .phone import Phone  # noqa: F401  (tests import it from here)
 
 
 @pytest.fixture(scope="session")
@@ -151,41 +152,6 @@ def stranger(app):
     return app.test_client()
 
 
-class Phone:
-    """The mini-program: signs in with a wx.login code and acts on tickets."""
-
-    def __init__(self, client, code):
-        self.client = client
-        self.code = code
-        self.token = None
-        self.user = None
-
-    def login(self):
-        response = self.client.post("/api/mp/login", json={"code": self.code})
-        assert response.status_code == 200, response.get_json()
-        self.token = response.get_json()["token"]
-        self.user = response.get_json()["user"]
-        return self
-
-    def headers(self):
-        return {"Authorization": f"Bearer {self.token}"}
-
-    def post(self, ticket_id, action):
-        return self.client.post(f"/api/mp/tickets/{ticket_id}/{action}", headers=self.headers())
-
-    def scan(self, ticket_id):
-        return self.post(ticket_id, "scan")
-
-    def confirm(self, ticket_id):
-        return self.post(ticket_id, "confirm")
-
-    def cancel(self, ticket_id):
-        return self.post(ticket_id, "cancel")
-
-    def set_profile(self, **fields):
-        return self.client.patch("/api/mp/me", json=fields, headers=self.headers())
-
-
 @pytest.fixture
 def phone(app):
     return Phone(app.test_client(), "ok-alice").login()
@@ -256,3 +222,7 @@ def log_lines(app):
     previous = handler.setStream(stream)
     yield lambda: stream.getvalue().splitlines()
     handler.setStream(previous)
+
+
+# --- The real service (gunicorn on a free port) for end-to-end tests: browser, mini-program, CLI client.
+from .live_server import live_server, start_live_server  # noqa: E402,F401  (fixtures)

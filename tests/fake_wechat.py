@@ -33,7 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 
 APPID = "wx-test-appid"
 SECRET = "wx-test-secret"
-LOGIN_PAGE = "pages/confirm/confirm"
+LOGIN_PAGE = "pages/login/confirm"
 _SCENE = re.compile(r"[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]{1,32}")
 
 

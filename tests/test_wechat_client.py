@@ -25,7 +25,7 @@ def token_of(app):
 
 def draw(app, scene="abc123"):
     with app.app_context():
-        return wechat_api.client().wxacode(scene, "pages/confirm/confirm", "release")
+        return wechat_api.client().wxacode(scene, "pages/login/confirm", "release")
 
 
 @pytest.fixture

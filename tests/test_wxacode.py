@@ -32,7 +32,7 @@ def test_mini_program_code_names_the_ticket_and_the_login_page(wxacode_app, wech
     assert response.mimetype == "image/png"
     assert response.data.startswith(b"\x89PNG")
     [call] = [c for c in wechat.calls if c["path"] == WXACODE]
-    assert call["json"] == {"scene": ticket["ticket_id"], "page": "pages/confirm/confirm", "check_path": True,
+    assert call["json"] == {"scene": ticket["ticket_id"], "page": "pages/login/confirm", "check_path": True,
                             "env_version": "release", "width": 430}
 
 

@@ -47,7 +47,8 @@ def me():
     return jsonify({"user": g.mp_user.to_dict()})
 
 
-@bp.patch("/me")
+# POST too: wx.request cannot send PATCH.
+@bp.route("/me", methods=["PATCH", "POST"])
 @auth.mp_login_required
 def update_me():
     data = json_body()

@@ -23,12 +23,16 @@
   var paused = false;
   var hiddenTimer = null;
   var retryTimer = null;
+  var retryAt = 0;              // local clock, ms, of the next attempt after a failure
 
   function fmt(s, vars) {
     return s.replace(/\{(\w+)\}/g, function (_, k) { return vars[k]; });
   }
 
-  function say(text) { statusEl.textContent = text; }
+  function say(text) {
+    statusEl.textContent = text;
+    statusEl.classList.toggle('offline', retryTimer !== null);
+  }
 
   function abortInFlight() {
     if (controller) { controller.abort(); controller = null; }
@@ -54,7 +58,10 @@
         controller = null;
         failures = 0;
         ticket = t;
-        qrImg.src = t.qr_svg_url;
+        // The SVG comes inline with the ticket (no second request); in wxacode
+        // mode the image is WeChat's mini-program code, fetched by URL.
+        qrImg.src = t.qr_svg ? 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(t.qr_svg)
+                             : (t.qr_image_url || t.qr_svg_url);
         qrImg.hidden = false;
         apply(gen, t);
       })
@@ -68,8 +75,11 @@
   function poll(gen) {
     if (gen !== generation || paused) { return; }
     controller = new AbortController();
+    // After a failure, first ask without waiting: the answer proves the connection is
+    // back (the status line says so at once) and brings any change missed meanwhile.
+    var wait = failures > 0 ? 0 : (ticket.poll_max_wait || 25);
     var url = '/api/tickets/' + encodeURIComponent(ticket.ticket_id) +
-      '?wait=' + (ticket.poll_max_wait || 25) + '&since=' + encodeURIComponent(status);
+      '?wait=' + wait + '&since=' + encodeURIComponent(status);
     fetch(url, {credentials: 'same-origin', cache: 'no-store', signal: controller.signal})
       .then(function (r) {
         if (gen !== generation) { return null; }
@@ -144,9 +154,16 @@
     qrImg.hidden = true;
     scannedEl.hidden = false;
     var avatar = el('qrl-avatar');
-    if (who.avatar_url) { avatar.src = who.avatar_url; avatar.hidden = false; } else { avatar.hidden = true; }
+    if (!who.avatar_url) {
+      avatar.hidden = true;
+      avatar.removeAttribute('src');
+    } else if (avatar.getAttribute('src') !== who.avatar_url) {
+      avatar.hidden = false;  // hidden again by the error handler if it does not load
+      avatar.src = who.avatar_url;
+    }
     el('qrl-nickname').textContent = who.nickname || '';
-    say(fmt(T.scanned, {name: who.nickname || '?'}));
+    // Someone who never set a nickname is not shown as "?".
+    say(who.nickname ? fmt(T.scanned, {name: who.nickname}) : T.scanned_anonymous);
     autoRefreshes = 0;
   }
 
@@ -156,22 +173,29 @@
     var retryAfter = err && err.headers && parseInt(err.headers.get('Retry-After'), 10);
     if (retryAfter > 0) { delay = Math.max(delay, retryAfter * 1000); }
     delay = delay * (0.8 + Math.random() * 0.4);  // spread reconnects after an outage
-    say(fmt(T.offline, {s: Math.round(delay / 1000)}));
+    retryAt = Date.now() + delay;
     retryTimer = setTimeout(function () {
       retryTimer = null;
       if (gen === generation) { again(); }
     }, delay);
+    tick();
   }
 
   function isAbort(err) { return err && err.name === 'AbortError'; }
 
   function tick() {
+    if (retryTimer) {
+      say(fmt(T.offline, {s: Math.max(1, Math.ceil((retryAt - Date.now()) / 1000))}));
+    }
     if (status === 'pending' || status === 'scanned') {
       var left = Math.max(0, Math.round((expiresAt - Date.now()) / 1000));
       countdownEl.textContent = fmt(T.expires_in, {s: left});
     }
   }
   setInterval(tick, 1000);
+
+  // A broken avatar link shows no broken-image icon, just the nickname.
+  el('qrl-avatar').addEventListener('error', function () { this.hidden = true; });
 
   refreshBtn.addEventListener('click', function () {
     autoRefreshes = 0;

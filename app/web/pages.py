@@ -3,7 +3,6 @@ from flask import current_app, render_template, request
 
 from .. import auth
 from ..extensions import db
-from ..models import isoformat
 from . import bp
 from .i18n import texts
 
@@ -22,7 +21,12 @@ def index():
     login = auth.current_session()
     db.session.commit()
     return render_template("index.html", t=texts(), login=login,
-                           started=isoformat(login.created_at) if login else None)
+                           started=_readable(login.created_at) if login else None)
+
+
+def _readable(moment) -> str:
+    """A time a person reads at a glance (the raw ISO form showed seconds and a 'T')."""
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 @bp.get("/login")

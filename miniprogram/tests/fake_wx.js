@@ -1,0 +1,62 @@
+// A stand-in for the mini-program runtime's `wx`: wx.request does real HTTP with
+// node's http module, as strictly as WeChat does (its methods only, JSON data
+// encoding, success for every HTTP status, fail only when the network fails).
+const http = require('node:http');
+const https = require('node:https');
+
+const WX_METHODS = ['OPTIONS', 'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'TRACE', 'CONNECT'];
+
+function encodeQuery(data) {
+  return Object.keys(data).map((k) => encodeURIComponent(k) + '=' + encodeURIComponent(data[k])).join('&');
+}
+
+function fakeWx(code) {
+  const storage = new Map();
+  const requests = [];
+
+  function request(options) {
+    const method = (options.method || 'GET').toUpperCase();
+    const header = Object.assign({}, options.header || {});
+    requests.push({method: method, url: options.url, header: header});
+    if (!WX_METHODS.includes(method)) {
+      setImmediate(() => options.fail && options.fail({errMsg: 'request:fail method is invalid'}));
+      return;
+    }
+    let url = options.url;
+    let body = null;
+    if (options.data !== undefined && options.data !== null) {
+      if (method === 'GET') {
+        url += (url.includes('?') ? '&' : '?') + encodeQuery(options.data);
+      } else {
+        body = typeof options.data === 'string' ? options.data : JSON.stringify(options.data);
+      }
+    }
+    if (body !== null) { header['Content-Length'] = Buffer.byteLength(body); }
+    const transport = url.startsWith('https:') ? https : http;
+    const req = transport.request(url, {method: method, headers: header, timeout: options.timeout || 60000}, (res) => {
+      const chunks = [];
+      res.on('data', (chunk) => chunks.push(chunk));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let data = text;
+        try { data = JSON.parse(text); } catch (e) { /* dataType json falls back to the text */ }
+        options.success && options.success({statusCode: res.statusCode, data: data, header: res.headers});
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (err) => options.fail && options.fail({errMsg: 'request:fail ' + err.message}));
+    if (body !== null) { req.write(body); }
+    req.end();
+  }
+
+  return {
+    requests: requests,
+    request: request,
+    login(options) { setImmediate(() => options.success({code: code, errMsg: 'login:ok'})); },
+    getStorageSync(key) { return storage.has(key) ? storage.get(key) : ''; },
+    setStorageSync(key, value) { storage.set(key, value); },
+    removeStorageSync(key) { storage.delete(key); }
+  };
+}
+
+module.exports = {fakeWx, WX_METHODS};
