@@ -6,6 +6,7 @@ sync workers would hold one each and gthread only as many as it has threads.
 """
 import os
 import signal
+import threading
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -37,7 +38,8 @@ def post_worker_init(worker):
 
     def wrap(handler):
         def on_signal(sig, frame):
-            hub.close()
+            # In a thread (a greenlet under gevent): a signal handler must not block on a lock.
+            threading.Thread(target=hub.close, daemon=True).start()
             handler(sig, frame)
         return on_signal
 

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 # between the two; looking back this far catches such late commits.
 COMMIT_OVERLAP = timedelta(seconds=2)
 PG_CHANNEL = "qrlogin_ticket"
+LISTENER_NAME = "qrlogin-listener"  # how the listening connections show in pg_stat_activity
 
 
 class Waiters:
@@ -203,7 +204,8 @@ class PostgresChannel(_Channel):
         backoff = 0.5
         while not self.hub.closing:
             try:
-                with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5) as conn:
+                with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5,
+                                     application_name=LISTENER_NAME) as conn:
                     conn.execute(f"LISTEN {PG_CHANNEL}")
                     self._set_up(True)
                     backoff = 0.5

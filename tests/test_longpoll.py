@@ -1,6 +1,7 @@
 """The PC page's long-poll: answers at once when behind, waits for a change otherwise."""
 import time
 
+import pytest
 import sqlalchemy as sa
 
 from app import clock
@@ -147,3 +148,52 @@ def test_a_waiting_poll_holds_no_database_connection(app, browser, ticket):
         pool = db.engine.pool
         assert pool.checkedout() == 0
     thread.join(timeout=5)
+
+
+def test_lost_listener_reconnects_and_the_safety_net_covers_the_gap(config, phone):
+    """PostgreSQL drops the LISTEN connection (restart, failover, idle kill): no poll is stranded."""
+    if not config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite uses local sockets")
+    from app import create_app
+    from app.waiters import LISTENER_NAME
+
+    from .conftest import Phone
+
+    settings = {**config, "WAKE_CHECK_SECONDS": 0.2, "WAKE_SAFETY_CHECK_SECONDS": 60}
+    pc_worker, phone_worker = create_app(settings), create_app(settings)
+    hub = pc_worker.extensions["qrlogin_waiters"]
+    browser = pc_worker.test_client()
+    ticket = browser.post("/api/tickets").get_json()
+    first, _ = in_thread(poll, browser, ticket["ticket_id"], wait=2, since="pending")  # starts the listener
+    assert wait_until(lambda: hub.channel.healthy_for(0))
+
+    engine = sa.create_engine(config["SQLALCHEMY_DATABASE_URI"])
+    with engine.begin() as conn:
+        killed = conn.scalar(sa.text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = :name"),
+            {"name": LISTENER_NAME})
+    engine.dispose()
+    assert killed == 1
+    first.join(timeout=10)
+
+    # The scan's NOTIFY may be lost while the listener is down; the poll must wake anyway.
+    thread, result = in_thread(poll, browser, ticket["ticket_id"], wait=20, since="pending")
+    time.sleep(0.3)
+    Phone(phone_worker.test_client(), "ok-ivan").login().scan(ticket["ticket_id"])
+    thread.join(timeout=30)
+    response, took = result["value"]
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["status"] == "scanned"
+    assert took < 10
+    assert wait_until(lambda: hub.channel.healthy_for(0))  # and the listener is back
+    for app in (pc_worker, phone_worker):
+        app.extensions["qrlogin_waiters"].close()
+
+
+def wait_until(condition, timeout=10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)  # waiting for a background connection, not moving a TTL
+    return False
