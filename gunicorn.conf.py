@@ -6,7 +6,6 @@ sync workers would hold one each and gthread only as many as it has threads.
 """
 import os
 import signal
-import threading
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -20,6 +19,8 @@ graceful_timeout = 10
 # Short: on a restart, idle keep-alive connections are what the worker waits out.
 # Polling pages send their next request at once, so they never sit idle that long.
 keepalive = 5
+# Room for a burst of reconnects, e.g. every waiting page polling again after a restart.
+backlog = 4096
 accesslog = os.environ.get("ACCESS_LOG")  # e.g. "-" for stdout
 # No preload: each worker builds its own app after the fork, so gevent's patching,
 # database pools and the wake-up watcher all belong to that worker.
@@ -35,11 +36,13 @@ def post_worker_init(worker):
     hub = getattr(worker.wsgi, "extensions", {}).get("qrlogin_waiters")
     if hub is None:
         return
+    import gevent  # the worker class is gevent's, already running (and patched) here
 
     def wrap(handler):
         def on_signal(sig, frame):
-            # In a thread (a greenlet under gevent): a signal handler must not block on a lock.
-            threading.Thread(target=hub.close, daemon=True).start()
+            # A signal handler must not block (gevent runs it as a loop callback), so the
+            # waiting polls are answered from a greenlet of their own.
+            gevent.spawn(hub.close)
             handler(sig, frame)
         return on_signal
 

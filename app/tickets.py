@@ -38,41 +38,37 @@ _CHANGED_KEY = "qrlogin_changed_tickets"
 def create(browser_hash: str, pc_ip: str, pc_user_agent: str, *, max_pending: int = 0) -> Ticket:
     """A new pending ticket; refused when `pc_ip` already holds `max_pending` unused ones (0: no cap).
 
-    One INSERT ... SELECT ... WHERE <live pending count> < cap: the count and
-    the insert are one statement (SQLite runs it under its write lock; PostgreSQL
-    takes a per-address lock first), so parallel requests cannot slip past it.
+    The insert comes first and the count after it, in one transaction: SQLite's
+    write lock (taken by the insert) and, on PostgreSQL, a per-address lock make
+    parallel creations from one address queue, so the count is exact. A refusal
+    raises, and the error handler rolls the insert back.
     """
     now = clock.utcnow()
-    values = {
-        "id": new_ticket_id(),
-        "status": PENDING,
-        "browser_hash": browser_hash,
-        "created_at": now,
-        "updated_at": now,
-        "expires_at": now + timedelta(seconds=current_app.config["TICKET_TTL_SECONDS"]),
-        "pc_ip": pc_ip[:64],
-        "pc_user_agent": pc_user_agent[:512],
-    }
-    columns = Ticket.__table__.c
-    row = sa.select(*(sa.literal(value, columns[name].type).label(name) for name, value in values.items()))
+    pc_ip = pc_ip[:64]
+    if max_pending > 0 and db.session.get_bind().dialect.name == "postgresql":
+        # Under READ COMMITTED parallel inserts would not see each other's rows.
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(pc_ip))))
+    ticket = Ticket(
+        id=new_ticket_id(),
+        status=PENDING,
+        browser_hash=browser_hash,
+        created_at=now,
+        updated_at=now,
+        expires_at=now + timedelta(seconds=current_app.config["TICKET_TTL_SECONDS"]),
+        pc_ip=pc_ip,
+        pc_user_agent=pc_user_agent[:512],
+    )
+    db.session.add(ticket)
+    db.session.flush()
     if max_pending > 0:
-        pending = (
-            sa.select(sa.func.count())
-            .select_from(Ticket)
-            .where(Ticket.pc_ip == values["pc_ip"], Ticket.status == PENDING, Ticket.expires_at > now)
-            .scalar_subquery()
+        pending = db.session.scalar(
+            sa.select(sa.func.count()).select_from(Ticket)
+            .where(Ticket.pc_ip == pc_ip, Ticket.status == PENDING, Ticket.expires_at > now)
         )
-        row = row.where(pending < max_pending)
-        if db.session.get_bind().dialect.name == "postgresql":
-            # Under READ COMMITTED parallel inserts would not see each other; creations
-            # from one address queue on this lock until commit, so the count is exact.
-            db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(values["pc_ip"]))))
-    # RETURNING, not rowcount: drivers may not report a row count for INSERT ... SELECT.
-    inserted = db.session.scalar(sa.insert(Ticket).from_select(list(values), row).returning(Ticket.id))
-    if inserted is None:
-        raise errors.TooManyPendingTickets()
+        if pending > max_pending:  # this ticket included
+            raise errors.TooManyPendingTickets()
     metrics.ticket_changed(db.session, PENDING)
-    return db.session.get(Ticket, values["id"])
+    return ticket
 
 
 def get(ticket_id: str) -> Ticket:

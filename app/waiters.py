@@ -191,6 +191,7 @@ class PostgresChannel(_Channel):
     def __init__(self, hub: Waiters, url):
         super().__init__(hub)
         self.dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.backend_pid = None  # the listening connection's server process, for operators
 
     def publish_in_transaction(self, session, ticket_id: str) -> None:
         import sqlalchemy as sa
@@ -207,6 +208,7 @@ class PostgresChannel(_Channel):
                 with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5,
                                      application_name=LISTENER_NAME) as conn:
                     conn.execute(f"LISTEN {PG_CHANNEL}")
+                    self.backend_pid = conn.info.backend_pid
                     self._set_up(True)
                     backoff = 0.5
                     while not self.hub.closing:

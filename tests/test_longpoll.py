@@ -170,8 +170,8 @@ def test_lost_listener_reconnects_and_the_safety_net_covers_the_gap(config, phon
     engine = sa.create_engine(config["SQLALCHEMY_DATABASE_URI"])
     with engine.begin() as conn:
         killed = conn.scalar(sa.text(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = :name"),
-            {"name": LISTENER_NAME})
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = :name AND pid = :pid"), {"name": LISTENER_NAME, "pid": hub.channel.backend_pid})
     engine.dispose()
     assert killed == 1
     first.join(timeout=10)

@@ -99,14 +99,18 @@ def _wait_for_change(ticket: Ticket, since: str, wait: float) -> Ticket:
     hub = current_app.extensions["qrlogin_waiters"]
     deadline = time.monotonic() + wait
     while True:
+        ticket_id, version = ticket.id, ticket.updated_at
         remaining = deadline - time.monotonic()
         if ticket.status in tickets.LIVE:
             # Wake exactly when the ticket expires, to report it at once.
             until_expiry = (ticket.expires_at - clock.utcnow()).total_seconds() + 0.01
             remaining = min(remaining, max(until_expiry, 0))
-        db.session.close()  # hold no database connection while waiting
-        hub.wait(ticket.id, remaining, seen_version=ticket.updated_at)
-        ticket = tickets.get(ticket.id)
+        # Thousands of polls wait at once: hold no database connection, no session
+        # and no row objects meanwhile, only the id and the version seen.
+        del ticket
+        db.session.remove()
+        hub.wait(ticket_id, remaining, seen_version=version)
+        ticket = tickets.get(ticket_id)
         db.session.commit()
         if ticket.status != since or time.monotonic() >= deadline or hub.closing:
             return ticket
