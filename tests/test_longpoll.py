@@ -150,10 +150,9 @@ def test_a_waiting_poll_holds_no_database_connection(app, browser, ticket):
     thread.join(timeout=5)
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # LISTEN/NOTIFY is PostgreSQL's
 def test_lost_listener_reconnects_and_the_safety_net_covers_the_gap(config, phone):
     """PostgreSQL drops the LISTEN connection (restart, failover, idle kill): no poll is stranded."""
-    if not config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite uses local sockets")
     from app import create_app
     from app.waiters import LISTENER_NAME
 
