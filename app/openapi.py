@@ -53,6 +53,19 @@ def _responses(ok_status: str, ok: dict, *errors: str) -> dict:
     return answers
 
 
+def _profile_update(summary: str, operation_id: str) -> dict:
+    return {
+        "summary": summary,
+        "operationId": operation_id,
+        "security": _BEARER,
+        "requestBody": _json_body(_obj({
+            "nickname": {"type": "string", "minLength": 1, "maxLength": 32},
+            "avatar_url": {"type": "string", "format": "uri", "maxLength": 512},
+        }, required=[])),
+        "responses": _responses("200", _json(_obj({"user": _ref("User")}), "The user."), "400", "401", "415"),
+    }
+
+
 def _json_body(schema: dict, required: bool = True) -> dict:
     return {"required": required, "content": {"application/json": {"schema": schema}}}
 
@@ -142,28 +155,8 @@ SPEC = {
                 "security": _BEARER,
                 "responses": _responses("200", _json(_obj({"user": _ref("User")}), "The user."), "401"),
             },
-            "patch": {
-                "summary": "Change nickname and/or avatar (https URL).",
-                "operationId": "mpUpdateMe",
-                "security": _BEARER,
-                "requestBody": _json_body(_obj({
-                    "nickname": {"type": "string", "minLength": 1, "maxLength": 32},
-                    "avatar_url": {"type": "string", "format": "uri", "maxLength": 512},
-                }, required=[])),
-                "responses": _responses("200", _json(_obj({"user": _ref("User")}), "The user."),
-                                        "400", "401", "415"),
-            },
-            "post": {
-                "summary": "Same as PATCH, for wx.request, which cannot send PATCH.",
-                "operationId": "mpUpdateMePost",
-                "security": _BEARER,
-                "requestBody": _json_body(_obj({
-                    "nickname": {"type": "string", "minLength": 1, "maxLength": 32},
-                    "avatar_url": {"type": "string", "format": "uri", "maxLength": 512},
-                }, required=[])),
-                "responses": _responses("200", _json(_obj({"user": _ref("User")}), "The user."),
-                                        "400", "401", "415"),
-            },
+            "patch": _profile_update("Change nickname and/or avatar (https URL).", "mpUpdateMe"),
+            "post": _profile_update("Same as PATCH, for wx.request, which cannot send PATCH.", "mpUpdateMePost"),
         },
         "/api/mp/tickets/{ticket_id}/scan": {
             "post": {
