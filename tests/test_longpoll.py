@@ -11,6 +11,15 @@ from app.models import Ticket
 from .conftest import in_thread
 
 
+def waiting_poll(app, browser, ticket_id, **params):
+    """Start a poll in a thread; return once it waits inside the server (no guessing with sleeps)."""
+    hub = app.extensions["qrlogin_waiters"]
+    before = hub.waiting
+    thread, result = in_thread(poll, browser, ticket_id, **params)
+    assert wait_until(lambda: hub.waiting > before)
+    return thread, result
+
+
 def poll(browser, ticket_id, **params):
     started = time.monotonic()
     response = browser.get(f"/api/tickets/{ticket_id}", query_string=params)
@@ -37,9 +46,8 @@ def test_poll_returns_the_unchanged_status_after_wait(browser, ticket):
     assert took >= 0.9
 
 
-def test_poll_returns_promptly_on_scan(browser, ticket, phone):
-    thread, result = in_thread(poll, browser, ticket["ticket_id"], wait=20, since="pending")
-    time.sleep(0.3)  # let the poll start waiting; this is not a TTL
+def test_poll_returns_promptly_on_scan(app, browser, ticket, phone):
+    thread, result = waiting_poll(app, browser, ticket["ticket_id"], wait=20, since="pending")
     scanned_at = time.monotonic()
     phone.scan(ticket["ticket_id"])
     thread.join(timeout=10)
@@ -49,10 +57,9 @@ def test_poll_returns_promptly_on_scan(browser, ticket, phone):
     assert time.monotonic() - scanned_at < 5
 
 
-def test_poll_returns_promptly_on_confirm_with_the_session(browser, ticket, phone):
+def test_poll_returns_promptly_on_confirm_with_the_session(app, browser, ticket, phone):
     phone.scan(ticket["ticket_id"])
-    thread, result = in_thread(poll, browser, ticket["ticket_id"], wait=20, since="scanned")
-    time.sleep(0.3)
+    thread, result = waiting_poll(app, browser, ticket["ticket_id"], wait=20, since="scanned")
     phone.confirm(ticket["ticket_id"])
     thread.join(timeout=10)
     response, took = result["value"]
@@ -91,8 +98,7 @@ def test_periodic_check_wakes_a_poll_on_a_change_made_elsewhere(config, phone):
     app = create_app({**config, "WAKE_CHANNEL": "none", "WAKE_CHECK_SECONDS": 0.2})
     browser = app.test_client()
     ticket = browser.post("/api/tickets").get_json()
-    thread, result = in_thread(poll, browser, ticket["ticket_id"], wait=20, since="pending")
-    time.sleep(0.3)  # let the poll start waiting; this is not a TTL
+    thread, result = waiting_poll(app, browser, ticket["ticket_id"], wait=20, since="pending")
     commit_elsewhere(app, ticket["ticket_id"], status="scanned", scanned_by_id=phone.user["id"])
     thread.join(timeout=30)
     response, took = result["value"]
@@ -107,8 +113,7 @@ def test_safety_net_catches_a_change_the_broadcast_missed(config, phone):
     app = create_app({**config, "WAKE_SAFETY_CHECK_SECONDS": 0.5, "WAKE_CHECK_SECONDS": 0.2})
     browser = app.test_client()
     ticket = browser.post("/api/tickets").get_json()
-    thread, result = in_thread(poll, browser, ticket["ticket_id"], wait=20, since="pending")
-    time.sleep(0.3)
+    thread, result = waiting_poll(app, browser, ticket["ticket_id"], wait=20, since="pending")
     commit_elsewhere(app, ticket["ticket_id"], status="scanned", scanned_by_id=phone.user["id"])
     thread.join(timeout=30)
     response, took = result["value"]
@@ -130,8 +135,7 @@ def test_change_in_another_process_wakes_the_poll_through_the_broadcast(config):
     browser = pc_worker.test_client()
     ticket = browser.post("/api/tickets").get_json()
     phone = Phone(phone_worker.test_client(), "ok-hank").login()
-    thread, result = in_thread(poll, browser, ticket["ticket_id"], wait=20, since="pending")
-    time.sleep(0.5)
+    thread, result = waiting_poll(pc_worker, browser, ticket["ticket_id"], wait=20, since="pending")
     phone.scan(ticket["ticket_id"])
     thread.join(timeout=30)
     response, took = result["value"]
@@ -142,8 +146,7 @@ def test_change_in_another_process_wakes_the_poll_through_the_broadcast(config):
 
 
 def test_a_waiting_poll_holds_no_database_connection(app, browser, ticket):
-    thread, _ = in_thread(poll, browser, ticket["ticket_id"], wait=2, since="pending")
-    time.sleep(0.5)
+    thread, _ = waiting_poll(app, browser, ticket["ticket_id"], wait=2, since="pending")
     with app.app_context():
         pool = db.engine.pool
         assert pool.checkedout() == 0
@@ -176,8 +179,7 @@ def test_lost_listener_reconnects_and_the_safety_net_covers_the_gap(config, phon
     first.join(timeout=10)
 
     # The scan's NOTIFY may be lost while the listener is down; the poll must wake anyway.
-    thread, result = in_thread(poll, browser, ticket["ticket_id"], wait=20, since="pending")
-    time.sleep(0.3)
+    thread, result = waiting_poll(pc_worker, browser, ticket["ticket_id"], wait=20, since="pending")
     Phone(phone_worker.test_client(), "ok-ivan").login().scan(ticket["ticket_id"])
     thread.join(timeout=30)
     response, took = result["value"]
