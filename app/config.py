@@ -126,7 +126,7 @@ def _check_rate(name: str, value: str) -> None:
         raise ConfigError(f"{name} must look like '30/minute' (or be empty to turn it off), got {value!r}") from None
 
 
-# --- WeChat integration and operations (issue 6) ------------------------------
+# --- WeChat integration and operations ----------------------------------------
 
 QR_MODES = ("url", "wxacode")
 WECHAT_ENV_VERSIONS = ("release", "trial", "develop")

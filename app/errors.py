@@ -103,26 +103,6 @@ class WeChatFailed(ApiError):
     status, code, message = 502, "wechat_failed", "WeChat answered with an error."
 
 
-class SessionNotFound(ApiError):
-    status, code, message = 404, "session_not_found", "No such signed-in computer."
-
-
-class RateLimited(ApiError):
-    status, code, message = 429, "rate_limited", "Too many requests; wait a moment and try again."
-
-
-class SlowDown(ApiError):
-    # Like RFC 8628's slow_down: the client polls faster than allowed.
-    status, code, message = 429, "slow_down", "Polling too fast; wait as long as Retry-After says."
-
-
-class TooManyPendingTickets(ApiError):
-    status, code, message = 429, "too_many_pending_tickets", "Too many unused login codes from this address; use one or wait."
-    headers = {"Retry-After": "30"}
-
-
-# --- WeChat server-side failures (issue 6): one class per errcode family ----
-
 class WeChatTimeout(WeChatUnavailable):
     # Same code as "unavailable": the caller's remedy is the same (try again shortly).
     message = "WeChat did not answer in time; try again shortly."
@@ -148,6 +128,24 @@ class WeChatPageInvalid(ApiError):
 
 class WeChatSceneInvalid(ApiError):
     status, code, message = 502, "wechat_scene_invalid", "WeChat refused this login code's id."
+
+
+class SessionNotFound(ApiError):
+    status, code, message = 404, "session_not_found", "No such signed-in computer."
+
+
+class RateLimited(ApiError):
+    status, code, message = 429, "rate_limited", "Too many requests; wait a moment and try again."
+
+
+class SlowDown(ApiError):
+    # Like RFC 8628's slow_down: the client polls faster than allowed.
+    status, code, message = 429, "slow_down", "Polling too fast; wait as long as Retry-After says."
+
+
+class TooManyPendingTickets(ApiError):
+    status, code, message = 429, "too_many_pending_tickets", "Too many unused login codes from this address; use one or wait."
+    headers = {"Retry-After": "30"}
 
 
 class MetricsForbidden(ApiError):

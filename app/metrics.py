@@ -1,6 +1,6 @@
 """Prometheus metrics of the service (served by app/ops at GET /metrics).
 
-Counters of ticket changes are counted after their transaction commits, so a
+Ticket changes are counted by tickets.py after their transaction commits, so a
 rolled-back change is never counted. Under gunicorn with several workers, set
 PROMETHEUS_MULTIPROC_DIR (an empty directory, before the workers start): each
 worker then writes its values there and /metrics adds them up across workers.
@@ -10,9 +10,6 @@ from contextlib import contextmanager
 
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram,
                                generate_latest, multiprocess)
-from sqlalchemy import event
-from sqlalchemy.orm import Session
-
 from . import clock
 
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # the files are written from the first metric on
@@ -44,24 +41,13 @@ _ON_STATUS = {
     "expired": (TICKETS_FINISHED.labels("expired"),),
 }
 _WOKEN_BY = ("scanned", "confirmed", "cancelled")  # changes a person made, not a timer
-_PENDING_KEY = "qrlogin_metrics_pending"
 
 
-def ticket_changed(session: Session, status: str) -> None:
-    """Count a ticket reaching `status` once `session` commits (nothing if it rolls back)."""
-    session.info.setdefault(_PENDING_KEY, []).append(status)
-
-
-@event.listens_for(Session, "after_commit")
-def _count_after_commit(session):
-    for status in session.info.pop(_PENDING_KEY, ()):
+def tickets_changed(statuses) -> None:
+    """Count tickets that reached these statuses (called once their change committed)."""
+    for status in statuses:
         for counter in _ON_STATUS.get(status, ()):
             counter.inc()
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_after_rollback(session):
-    session.info.pop(_PENDING_KEY, None)
 
 
 def mp_login() -> None:

@@ -109,7 +109,7 @@ def isoformat(value: datetime | None) -> str | None:
     return value.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-# --- WeChat (issue 6) ---------------------------------------------------------
+# --- WeChat -------------------------------------------------------------------
 
 class WeChatAccessToken(db.Model):
     """The app's WeChat access token: one row per appid, shared by every worker and machine.

@@ -6,8 +6,9 @@ same ticket can never both succeed. When the UPDATE matches nothing, the
 ticket is read again only to say why, with the matching error.
 
 Views never assign `ticket.status` and never commit half a transition: they
-call one function here and commit. Waiting polls are woken after the commit
-(see `_notify_after_commit`).
+call one function here and commit. Each change is recorded on the session and
+acted on only after the commit (see `_after_commit`): waiting polls are woken
+and the change is counted; a rolled-back change does neither.
 """
 from datetime import timedelta
 
@@ -30,9 +31,8 @@ EXPIRED = "expired"
 
 STATUSES = (PENDING, SCANNED, CONFIRMED, CONSUMED, CANCELLED, EXPIRED)
 LIVE = (PENDING, SCANNED, CONFIRMED)  # may still change; expire when expires_at passes
-FINAL = (CONSUMED, CANCELLED, EXPIRED)
 
-_CHANGED_KEY = "qrlogin_changed_tickets"
+_CHANGES_KEY = "qrlogin_ticket_changes"  # session.info: [(ticket id, status reached)] until commit
 
 
 def create(browser_hash: str, pc_ip: str, pc_user_agent: str, *, max_pending: int = 0) -> Ticket:
@@ -67,7 +67,7 @@ def create(browser_hash: str, pc_ip: str, pc_user_agent: str, *, max_pending: in
         )
         if pending > max_pending:  # this ticket included
             raise errors.TooManyPendingTickets()
-    metrics.ticket_changed(db.session, PENDING)
+    _record(ticket.id, PENDING)
     return ticket
 
 
@@ -148,12 +148,15 @@ def _execute(ticket_id: str, stmt, to: str) -> bool:
     result = db.session.execute(stmt, execution_options={"synchronize_session": False})
     if result.rowcount != 1:
         return False
-    db.session.info.setdefault(_CHANGED_KEY, set()).add(ticket_id)
+    _record(ticket_id, to)
     channel = current_app.extensions["qrlogin_waiters"].channel
     if channel is not None:
         channel.publish_in_transaction(db.session, ticket_id)
-    metrics.ticket_changed(db.session, to)
     return True
+
+
+def _record(ticket_id: str, status: str) -> None:
+    db.session.info.setdefault(_CHANGES_KEY, []).append((ticket_id, status))
 
 
 def _refuse(ticket_id: str, user: User, action: str):
@@ -188,14 +191,18 @@ def changed_since(cursor) -> list[tuple[str, object]]:
 
 
 @event.listens_for(Session, "after_commit")
-def _notify_after_commit(session):
-    changed = session.info.pop(_CHANGED_KEY, None)
-    if changed and has_app_context():
-        hub = current_app.extensions.get("qrlogin_waiters")
-        if hub is not None:
-            hub.committed(changed)
+def _after_commit(session):
+    changes = session.info.pop(_CHANGES_KEY, None)
+    if not changes:
+        return
+    metrics.tickets_changed(status for _, status in changes)
+    # Nobody waits on a ticket just created, so only moves of existing ones wake polls.
+    moved = {ticket_id for ticket_id, status in changes if status != PENDING}
+    hub = current_app.extensions.get("qrlogin_waiters") if has_app_context() else None
+    if moved and hub is not None:
+        hub.committed(moved)
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_after_rollback(session):
-    session.info.pop(_CHANGED_KEY, None)
+    session.info.pop(_CHANGES_KEY, None)

@@ -3,6 +3,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -186,6 +187,16 @@ def clock(monkeypatch):
     return fake
 
 
+def wait_until(condition, timeout=10.0) -> bool:
+    """Poll `condition` until true (for background work to get there), never to move a TTL."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def in_thread(fn, *args, **kwargs):
     """Run fn in a thread; returns (thread, result holder)."""
     result = {}
@@ -198,7 +209,7 @@ def in_thread(fn, *args, **kwargs):
     return thread, result
 
 
-# --- WeChat and operations (issue 6) -------------------------------------------
+# --- WeChat and operations -----------------------------------------------------
 
 @pytest.fixture
 def wechat(fake_wechat):

@@ -8,7 +8,7 @@ from app import clock
 from app.extensions import db
 from app.models import Ticket
 
-from .conftest import in_thread
+from .conftest import in_thread, wait_until
 
 
 def waiting_poll(app, browser, ticket_id, **params):
@@ -185,11 +185,3 @@ def test_lost_listener_reconnects_and_the_safety_net_covers_the_gap(config, phon
     for app in (pc_worker, phone_worker):
         app.extensions["qrlogin_waiters"].close()
 
-
-def wait_until(condition, timeout=10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)  # waiting for a background connection, not moving a TTL
-    return False

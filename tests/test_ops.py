@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 import sqlalchemy as sa
@@ -17,7 +16,7 @@ from app.config import ConfigError
 from app.extensions import db
 from app.logs import TextFormatter
 
-from .conftest import in_thread, serve
+from .conftest import in_thread, serve, wait_until
 from .fake_wechat import APPID, SECRET
 from .test_sessions import log_in
 
@@ -98,10 +97,7 @@ def test_metrics_show_waiting_polls_and_how_fast_they_wake(app, browser, ticket,
     woken = sample("qrlogin_wake_latency_seconds_count")
     waiting = sample("qrlogin_waiting_polls")
     thread, result = in_thread(browser.get, f"/api/tickets/{ticket['ticket_id']}?wait=20&since=pending")
-    deadline = time.monotonic() + 5
-    while sample("qrlogin_waiting_polls") == waiting and time.monotonic() < deadline:
-        time.sleep(0.02)  # until the poll waits; not a TTL
-    assert sample("qrlogin_waiting_polls") == waiting + 1
+    assert wait_until(lambda: sample("qrlogin_waiting_polls") == waiting + 1)
     phone.scan(ticket["ticket_id"])
     thread.join(timeout=10)
     assert result["value"].get_json()["status"] == "scanned"

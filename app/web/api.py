@@ -19,13 +19,13 @@ def create_ticket():
     db.session.commit()
     body = _ticket_json(ticket)
     body["qr_content"] = qr_content(ticket.id)
-    if not wxacode.enabled():
-        # The image comes with the ticket, so the page shows it without a second round trip.
-        body["qr_svg"] = qr.svg(body["qr_content"]).decode()
     body["qr_svg_url"] = url_for("web.ticket_qr", ticket_id=ticket.id, kind="svg")
     body["qr_png_url"] = url_for("web.ticket_qr", ticket_id=ticket.id, kind="png")
-    # The image the login page shows: WeChat's mini-program code in wxacode mode.
-    body["qr_image_url"] = body["qr_png_url"] if wxacode.enabled() else body["qr_svg_url"]
+    if wxacode.enabled():  # the page shows WeChat's mini-program code, fetched by URL
+        body["qr_image_url"] = body["qr_png_url"]
+    else:  # the image comes with the ticket, so the page needs no second round trip
+        body["qr_image_url"] = body["qr_svg_url"]
+        body["qr_svg"] = qr.svg(body["qr_content"]).decode()
     body["poll_max_wait"] = current_app.config["POLL_MAX_WAIT_SECONDS"]
     response = make_response(jsonify(body), 201)
     _set_bind_cookie(response, secret)
@@ -38,11 +38,12 @@ def ticket_qr(ticket_id, kind):
         raise errors.NotFound("QR images are served as qr.svg or qr.png.")
     ticket = tickets.get(ticket_id)
     db.session.commit()
-    content = qr_content(ticket.id)
     if kind == "png" and wxacode.enabled():
         image, mimetype = wxacode.image(ticket)
+    elif kind == "svg":
+        image, mimetype = qr.svg(qr_content(ticket.id)), "image/svg+xml"
     else:
-        image, mimetype = (qr.svg(content), "image/svg+xml") if kind == "svg" else (qr.png(content), "image/png")
+        image, mimetype = qr.png(qr_content(ticket.id)), "image/png"
     response = current_app.response_class(image, mimetype=mimetype)
     response.headers["Cache-Control"] = "private, max-age=300"
     return response
@@ -62,7 +63,7 @@ def poll_ticket(ticket_id):
         with metrics.waiting_poll():
             ticket = _wait_for_change(ticket, since, wait)
         metrics.poll_woken(ticket, since)
-    return _answer(ticket, hash_secret(secret))
+    return _answer(ticket, ticket.browser_hash)  # checked above: this browser's own hash
 
 
 @bp.get("/api/me")

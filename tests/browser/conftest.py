@@ -1,5 +1,4 @@
 """Headless Chromium (Debian's package) driven by Playwright, and the login page as a person sees it."""
-import re
 import struct
 import zlib
 from contextlib import contextmanager

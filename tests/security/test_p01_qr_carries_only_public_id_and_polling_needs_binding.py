@@ -1,7 +1,6 @@
 """Property 1: the QR carries only the public ticket id; polling needs the browser-binding
 secret (HttpOnly cookie, stored hashed). Stops the study's "unbound session id" flaw:
 whoever sees the QR (shoulder, screenshot, CCTV) cannot poll and steal the login."""
-import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Ticket
