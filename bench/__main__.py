@@ -111,6 +111,15 @@ class Held:
     def errors(self) -> int:
         return sum(1 for code, _, _ in self.results if code != 200)
 
+    def error_kinds(self) -> str:
+        """What went wrong, e.g. "TimeoutError x3 after 55 s"; empty when nothing did."""
+        failed = [(status, took) for code, status, took in self.results if code != 200]
+        kinds = {}
+        for status, took in failed:
+            count, longest = kinds.get(status, (0, 0.0))
+            kinds[status] = (count + 1, max(longest, took))
+        return ", ".join(f"{kind} x{count} after {took:.0f} s" for kind, (count, took) in kinds.items())
+
 
 async def settle(server: LiveServer, timeout: float = 90) -> None:
     """Return once the server has taken in the held polls: under 5% CPU for a second."""
@@ -162,7 +171,8 @@ async def scenario_held(url: str, steps: list[int], workdir: Path) -> list[dict]
             latencies = await ordinary_latencies(server.port)
             await held.finish()
             ok = sum(1 for code, status, took in held.results if code == 200 and status == "pending")
-            rows.append({"waiting": n, "held_ok": ok, "errors": held.errors(), "rss_mb": rss / 2**20,
+            rows.append({"waiting": n, "held_ok": ok, "errors": held.errors(), "kinds": held.error_kinds(),
+                         "rss_mb": rss / 2**20,
                          "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000,
                          "seconds": time.perf_counter() - started})
             log(f"  held {n}: {rows[-1]}")
@@ -285,8 +295,8 @@ async def run(kinds: list[str], steps: list[int], quick: bool) -> str:
             idle = await scenario_idle(url, kind, workdir, waiting=1000 if quick else 5000)
         out.append(table(f"{kind}: waiting polls held (wait={POLL_WAIT}s) and ordinary requests meanwhile",
                          ["waiting", "held ok", "errors", "total RSS MB", "ordinary p50 ms", "ordinary p99 ms"],
-                         [[r["waiting"], r["held_ok"], r["errors"], f"{r['rss_mb']:.0f}", f"{r['p50_ms']:.1f}",
-                           f"{r['p99_ms']:.1f}"] for r in held]))
+                         [[r["waiting"], r["held_ok"], f"{r['errors']} ({r['kinds']})" if r["errors"] else 0,
+                           f"{r['rss_mb']:.0f}", f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}"] for r in held]))
         out.append(table(f"{kind}: wake latency, confirm answered -> waiting poll answered (other server)",
                          ["waiting", "p50 ms", "p99 ms", "errors"],
                          [[w["waiting"], f"{w['p50_ms']:.1f}", f"{w['p99_ms']:.1f}", w["errors"]] for w in wakes]))
