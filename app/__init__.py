@@ -20,9 +20,7 @@ def create_app(config: dict | None = None) -> Flask:
     """Build the app. `config` (used by tests) overrides what the environment says."""
     app = Flask(__name__, instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
-    app.config.update(config_mod.from_env(instance_path=app.instance_path))
-    app.config.update(config or {})
-    config_mod.finalize(app.config)
+    app.config.update(config_mod.load(config, instance_path=app.instance_path))
     app.json.sort_keys = False  # answers read in the order they are built
 
     register_extensions(app)
@@ -58,11 +56,10 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """The `flask tickets` and `flask qr` commands."""
-    from .cli import qr_cli, tickets_cli
+    """The `flask tickets` commands (also an entry point in pyproject.toml; the terminal client is `qrlogin`)."""
+    from .cli import tickets_cli
 
     app.cli.add_command(tickets_cli)
-    app.cli.add_command(qr_cli)
 
 
 def register_response_headers(app: Flask) -> None:

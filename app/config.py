@@ -5,8 +5,15 @@ ConfigError); `finalize` derives settings and refuses configurations that must
 not run. Settings are grouped by concern in the same order in both.
 """
 import ipaddress
+import logging
 import os
+import re
+import secrets
+import sys
 from pathlib import Path
+
+import click
+from flask.cli import NoAppException
 
 WECHAT_API_BASE = "https://api.weixin.qq.com"
 QR_MODES = ("url", "wxacode")
@@ -17,13 +24,79 @@ APP_ENVS = ("production", "development")
 # Values that appear in this repository or in examples; never a production key.
 KNOWN_WEAK_SECRET_KEYS = {"development-only-secret-key", "test-secret-key", "changeme", "secret", "dev"}
 MIN_SECRET_KEY_LENGTH = 32
+# The AppID the README uses as an example: a real deployment has its own.
+EXAMPLE_APPIDS = {"wx0123456789abcdef"}
+DEFAULT_ACCENT_COLOR = "#07c160"  # WeChat's green
+_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+# Where development mode keeps the key it made (`make run` writes the same file).
+DEV_SECRET_FILE = "secret_key"
+
+log = logging.getLogger("app.config")
 
 
-class ConfigError(RuntimeError):
-    """The service refuses to start with this configuration."""
+class ConfigError(NoAppException):
+    """The service refuses to start with this configuration: every problem found, one line each.
+
+    A click exception, so the flask CLI prints the lines (and `flask --help` still
+    shows its help) instead of a traceback; gunicorn.conf.py prints them the same way.
+    """
+
+    exit_code = 1
+
+    def __init__(self, problems):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+    def lines(self) -> list[str]:
+        return [f"Configuration error: {problem}" for problem in self.problems]
+
+    def format_message(self) -> str:
+        return "\n".join(self.lines())
+
+    def show(self, file=None) -> None:
+        for line in self.lines():
+            click.echo(line, err=True)
 
 
 # --- parsers: each reads one variable and says in one line what is wrong ----------
+
+class Reader:
+    """Reads variables through parsers, noting every bad value (and using its default) instead of stopping."""
+
+    def __init__(self, environ, problems: list):
+        self.environ, self.problems = environ, problems
+
+    def _read(self, parse, name, default, *args):
+        try:
+            return parse(self.environ, name, *args)
+        except ConfigError as exc:
+            self.problems.extend(exc.problems)
+            return default
+
+    def int(self, name, default, minimum=0):
+        return self._read(_int, name, default, default, minimum)
+
+    def float(self, name, default, minimum=0.0):
+        return self._read(_float, name, default, default, minimum)
+
+    def choice(self, name, choices, default):
+        return self._read(_choice, name, default, choices, default)
+
+    def rate(self, name, default):
+        return self._read(_rate, name, "", default)
+
+    def url(self, name):
+        return self._read(_url, name, None)
+
+    def colour(self, name, default):
+        return self._read(_colour, name, default, default)
+
+    def networks(self, name, default):
+        return self._read(lambda environ, n: _networks(environ.get(n, default), n), name, [])
+
+    def text(self, name, default=None):
+        return _text(self.environ, name, default)
+
 
 def _number(environ, name, default, minimum, kind, what):
     raw = environ.get(name)
@@ -70,8 +143,15 @@ def _rate(environ, name, default):
 def _url(environ, name):
     value = (environ.get(name) or "").strip().rstrip("/") or None
     if value and not value.startswith(("http://", "https://")):
-        raise ConfigError(f"{name} must start with http:// or https://")
+        raise ConfigError(f"{name} must start with http:// or https://, got {value!r}")
     return value
+
+
+def _colour(environ, name, default):
+    value = _text(environ, name, default)
+    if not _COLOUR.fullmatch(value):
+        raise ConfigError(f"{name} must be a colour like #07c160, got {value!r}")
+    return value.lower()
 
 
 def _networks(raw: str, name: str) -> list:
@@ -94,111 +174,204 @@ def _check_rate(name: str, value: str) -> None:
 
 # --- reading ---------------------------------------------------------------------
 
-def from_env(environ=None, instance_path=".") -> dict:
-    """Build the Flask config mapping from environment variables."""
+def load(overrides: dict | None = None, environ=None, instance_path=".") -> dict:
+    """The whole configuration: the environment, then `overrides` (tests), derived and checked.
+
+    Every problem is collected first, so one start reports all of them at once.
+    """
+    problems: list[str] = []
+    config = from_env(environ, instance_path, problems)
+    config.update(overrides or {})
+    finalize(config, instance_path, problems)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def from_env(environ=None, instance_path=".", problems: list | None = None) -> dict:
+    """Build the Flask config mapping from environment variables.
+
+    Bad values are added to `problems`; without that list the first one raises ConfigError.
+    """
     environ = os.environ if environ is None else environ
-    app_env = _choice(environ, "APP_ENV", APP_ENVS, "production")
+    found: list[str] = [] if problems is None else problems
+    read = Reader(environ, found)
+    app_env = read.choice("APP_ENV", APP_ENVS, "production")
     fallbacks = [k.strip() for k in environ.get("SECRET_KEY_FALLBACKS", "").split(",") if k.strip()]
     default_db = "sqlite:///" + str(Path(instance_path, "qrlogin.sqlite3").resolve())
-    return {
+    config = {
         # --- the service and its keys ---
         "APP_ENV": app_env,
         "SECRET_KEY": environ.get("SECRET_KEY") or None,
         "SECRET_KEY_FALLBACKS": fallbacks,
-        "PUBLIC_BASE_URL": _url(environ, "PUBLIC_BASE_URL"),
+        "PUBLIC_BASE_URL": read.url("PUBLIC_BASE_URL"),
         # --- the database ---
         "SQLALCHEMY_DATABASE_URI": environ.get("DATABASE_URL") or default_db,
         "SQLALCHEMY_ECHO": environ.get("SQL_ECHO") == "1",  # log every statement (debugging, benchmarks)
         # --- login codes, polls and sessions ---
-        "TICKET_TTL_SECONDS": _int(environ, "TICKET_TTL_SECONDS", 120, minimum=1),
+        "TICKET_TTL_SECONDS": read.int("TICKET_TTL_SECONDS", 120, minimum=1),
         # After a confirm the PC gets this long to pick its session up, even if
         # the QR's own lifetime runs out meanwhile.
-        "CONFIRM_PICKUP_SECONDS": _int(environ, "CONFIRM_PICKUP_SECONDS", 60, minimum=1),
-        "POLL_MAX_WAIT_SECONDS": _int(environ, "POLL_MAX_WAIT_SECONDS", 25, minimum=0),
-        "SESSION_TTL_SECONDS": _int(environ, "SESSION_TTL_SECONDS", 14 * 24 * 3600, minimum=60),
-        "MP_TOKEN_TTL_SECONDS": _int(environ, "MP_TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=60),
+        "CONFIRM_PICKUP_SECONDS": read.int("CONFIRM_PICKUP_SECONDS", 60, minimum=1),
+        "POLL_MAX_WAIT_SECONDS": read.int("POLL_MAX_WAIT_SECONDS", 25, minimum=0),
+        "SESSION_TTL_SECONDS": read.int("SESSION_TTL_SECONDS", 14 * 24 * 3600, minimum=60),
+        "MP_TOKEN_TTL_SECONDS": read.int("MP_TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=60),
         # The API's bodies are tiny; anything bigger is refused with a JSON 413.
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         # --- wake-ups (app/wakeups.py) ---
         # How often each process looks for changes made by other processes.
-        "WAKE_CHECK_SECONDS": _float(environ, "WAKE_CHECK_SECONDS", 0.5, minimum=0.01),
+        "WAKE_CHECK_SECONDS": read.float("WAKE_CHECK_SECONDS", 0.5, minimum=0.01),
         # While a broadcast channel (LISTEN/NOTIFY, or local sockets for SQLite) is up,
         # the periodic check only runs this often, as a safety net.
-        "WAKE_SAFETY_CHECK_SECONDS": _float(environ, "WAKE_SAFETY_CHECK_SECONDS", 5.0, minimum=0.01),
+        "WAKE_SAFETY_CHECK_SECONDS": read.float("WAKE_SAFETY_CHECK_SECONDS", 5.0, minimum=0.01),
         # auto: LISTEN/NOTIFY on PostgreSQL, Unix sockets on SQLite; none: periodic check only.
-        "WAKE_CHANNEL": _choice(environ, "WAKE_CHANNEL", WAKE_CHANNELS, "auto"),
+        "WAKE_CHANNEL": read.choice("WAKE_CHANNEL", WAKE_CHANNELS, "auto"),
         # --- WeChat ---
         "WECHAT_APPID": environ.get("WECHAT_APPID") or None,
         "WECHAT_SECRET": environ.get("WECHAT_SECRET") or None,
-        "WECHAT_API_BASE": _url(environ, "WECHAT_API_BASE") or WECHAT_API_BASE,
-        "WECHAT_TIMEOUT_SECONDS": _float(environ, "WECHAT_TIMEOUT_SECONDS", 5.0, minimum=0.1),
+        "WECHAT_API_BASE": read.url("WECHAT_API_BASE") or WECHAT_API_BASE,
+        "WECHAT_TIMEOUT_SECONDS": read.float("WECHAT_TIMEOUT_SECONDS", 5.0, minimum=0.1),
         # url: the QR encodes PUBLIC_BASE_URL/qr/<id>; wxacode: WeChat draws a mini-program code.
-        "QR_MODE": _choice(environ, "QR_MODE", QR_MODES, "url"),
-        "WECHAT_LOGIN_PAGE": _text(environ, "WECHAT_LOGIN_PAGE", "pages/login/confirm").lstrip("/"),
-        "WECHAT_ENV_VERSION": _choice(environ, "WECHAT_ENV_VERSION", WECHAT_ENV_VERSIONS, "release"),
+        "QR_MODE": read.choice("QR_MODE", QR_MODES, "url"),
+        "WECHAT_LOGIN_PAGE": read.text("WECHAT_LOGIN_PAGE", "pages/login/confirm").lstrip("/"),
+        "WECHAT_ENV_VERSION": read.choice("WECHAT_ENV_VERSION", WECHAT_ENV_VERSIONS, "release"),
         # Retries only for "busy" (-1) and connections that never reached WeChat.
-        "WECHAT_RETRIES": _int(environ, "WECHAT_RETRIES", 2, minimum=0),
-        "WECHAT_RETRY_BACKOFF_SECONDS": _float(environ, "WECHAT_RETRY_BACKOFF_SECONDS", 0.2),
+        "WECHAT_RETRIES": read.int("WECHAT_RETRIES", 2, minimum=0),
+        "WECHAT_RETRY_BACKOFF_SECONDS": read.float("WECHAT_RETRY_BACKOFF_SECONDS", 0.2),
         # The access token is renewed this long before WeChat says it expires.
-        "WECHAT_TOKEN_MARGIN_SECONDS": _int(environ, "WECHAT_TOKEN_MARGIN_SECONDS", 300),
+        "WECHAT_TOKEN_MARGIN_SECONDS": read.int("WECHAT_TOKEN_MARGIN_SECONDS", 300),
+        # --- how the pages look (app/pc/branding.py) ---
+        "SITE_NAME": read.text("SITE_NAME"),
+        "LOGO_URL": read.url("LOGO_URL"),
+        "ACCENT_COLOR": read.colour("ACCENT_COLOR", DEFAULT_ACCENT_COLOR),
+        # The app people scan with, named on the page; empty: WeChat (or the mini-program).
+        "SCAN_APP_NAME": read.text("SCAN_APP_NAME"),
+        # A link that opens the mini-program on a phone (a WeChat "URL Link"), offered on
+        # phone-width screens, where the page's own QR cannot be scanned.
+        "MINIPROGRAM_LINK": read.url("MINIPROGRAM_LINK"),
         # --- abuse limits (app/limits.py); an empty rate or 0 turns one off ---
-        "TICKET_RATE_LIMIT": _rate(environ, "TICKET_RATE_LIMIT", "30/minute"),
-        "MAX_PENDING_TICKETS_PER_IP": _int(environ, "MAX_PENDING_TICKETS_PER_IP", 20),
-        "POLL_RATE_LIMIT": _rate(environ, "POLL_RATE_LIMIT", "120/minute"),
+        "TICKET_RATE_LIMIT": read.rate("TICKET_RATE_LIMIT", "30/minute"),
+        "MAX_PENDING_TICKETS_PER_IP": read.int("MAX_PENDING_TICKETS_PER_IP", 20),
+        "POLL_RATE_LIMIT": read.rate("POLL_RATE_LIMIT", "120/minute"),
         # Shared by all workers and machines in production: redis://host:6379/N.
-        "RATELIMIT_STORAGE_URI": _text(environ, "RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_STORAGE_URI": read.text("RATELIMIT_STORAGE_URI", "memory://"),
         # Proxies in front of the app that append to X-Forwarded-For; 0 trusts no header.
-        "PROXY_FIX_HOPS": _int(environ, "PROXY_FIX_HOPS", 0),
+        "PROXY_FIX_HOPS": read.int("PROXY_FIX_HOPS", 0),
         # --- operations ---
         "METRICS_TOKEN": environ.get("METRICS_TOKEN") or None,
-        "METRICS_ALLOW_IPS": _networks(environ.get("METRICS_ALLOW_IPS", "127.0.0.1,::1"), "METRICS_ALLOW_IPS"),
-        "LOG_FORMAT": _choice(environ, "LOG_FORMAT", LOG_FORMATS, "json" if app_env == "production" else "text"),
+        "METRICS_ALLOW_IPS": read.networks("METRICS_ALLOW_IPS", "127.0.0.1,::1"),
+        "LOG_FORMAT": read.choice("LOG_FORMAT", LOG_FORMATS, "json" if app_env == "production" else "text"),
     }
+    if problems is None and found:
+        raise ConfigError(found)
+    return config
 
 
 # --- deriving and refusing --------------------------------------------------------
 
-def finalize(config: dict) -> None:
-    """Derive settings and refuse configurations that must not run."""
-    _finalize_keys(config)
-    _finalize_database(config)
+def finalize(config: dict, instance_path=".", problems: list | None = None) -> None:
+    """Derive settings and refuse configurations that must not run.
+
+    Problems are added to `problems`; without that list they raise ConfigError at the end.
+    """
+    found: list[str] = [] if problems is None else problems
+    _finalize_keys(config, instance_path, found)
+    _finalize_database(config, found)
     _finalize_cookies(config)
     for name in ("TICKET_RATE_LIMIT", "POLL_RATE_LIMIT"):
-        _check_rate(name, config.get(name) or "")
+        _collect(found, _check_rate, name, config.get(name) or "")
     if isinstance(config.get("METRICS_ALLOW_IPS"), str):  # a test or caller passed the raw text
-        config["METRICS_ALLOW_IPS"] = _networks(config["METRICS_ALLOW_IPS"], "METRICS_ALLOW_IPS")
-    _refuse_unsafe(config)
+        config["METRICS_ALLOW_IPS"] = _collect(found, _networks, config["METRICS_ALLOW_IPS"], "METRICS_ALLOW_IPS")
+    if isinstance(config.get("ACCENT_COLOR"), str):
+        config["ACCENT_COLOR"] = _collect(found, _colour, {"ACCENT_COLOR": config["ACCENT_COLOR"]}, "ACCENT_COLOR",
+                                          DEFAULT_ACCENT_COLOR)
+    _refuse_unsafe(config, found)
+    if problems is None and found:
+        raise ConfigError(found)
 
 
-def _finalize_keys(config: dict) -> None:
-    if not config.get("SECRET_KEY"):
-        if config["APP_ENV"] == "development" or config.get("TESTING"):
-            config["SECRET_KEY"] = "development-only-secret-key"
-        else:
-            raise ConfigError(
-                "SECRET_KEY is not set. Set it to a long random value "
-                "(python3 -c 'import secrets; print(secrets.token_hex(32))')."
-            )
-    # Flask >= 3.1.1 reads SECRET_KEY_FALLBACKS as a list of older keys.
-    fallbacks = config.get("SECRET_KEY_FALLBACKS") or []
-    config["SECRET_KEY_FALLBACKS"] = [fallbacks] if isinstance(fallbacks, str) else list(fallbacks)
+def _collect(problems: list, check, *args):
+    try:
+        return check(*args)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        return None
+
+
+def _finalize_keys(config: dict, instance_path, problems: list) -> None:
     # Without WeChat credentials the service runs in development login mode:
     # the mini-program API accepts `dev:<name>` codes instead of wx.login codes.
     config["DEV_LOGIN"] = not config.get("WECHAT_APPID")
+    if not config.get("SECRET_KEY"):
+        if config.get("TESTING"):
+            config["SECRET_KEY"] = secrets.token_hex(32)  # never a constant anyone could know
+        elif config["APP_ENV"] == "development":
+            config["SECRET_KEY"] = development_key(instance_path)
+        else:
+            problems.append("SECRET_KEY is not set. Set it to a long random value "
+                            "(python3 -c 'import secrets; print(secrets.token_hex(32))').")
+    # Flask >= 3.1.1 reads SECRET_KEY_FALLBACKS as a list of older keys.
+    fallbacks = config.get("SECRET_KEY_FALLBACKS") or []
+    config["SECRET_KEY_FALLBACKS"] = [fallbacks] if isinstance(fallbacks, str) else list(fallbacks)
 
 
-def _finalize_database(config: dict) -> None:
+def development_key(instance_path) -> str:
+    """The key development mode signs with: random, made once and kept in the instance folder.
+
+    Several processes may start at once (gunicorn's workers, `flask db upgrade`):
+    the file is written aside and linked into place, so every process reads the same whole key.
+    """
+    path = Path(instance_path, DEV_SECRET_FILE)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        aside = path.with_name(f".{DEV_SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(aside, path)  # fails if another process got there first: its key wins
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(aside)
+    return path.read_text().strip()
+
+
+def _finalize_database(config: dict, problems: list) -> None:
     uri = config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("postgres://"):
         uri = "postgresql+psycopg://" + uri[len("postgres://"):]
     elif uri.startswith("postgresql://"):
         uri = "postgresql+psycopg://" + uri[len("postgresql://"):]
     config["SQLALCHEMY_DATABASE_URI"] = uri
+    problem = database_url_problem(uri)
+    if problem:
+        problems.append(problem)
+        return
     if uri.startswith("sqlite"):
         # Busy waits are handled by SQLite itself (busy_timeout, see extensions.py).
         config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 15}})
     else:
         config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20})
+
+
+def database_url_problem(uri: str) -> str | None:
+    """What is wrong with a database URL, in one line (None if it names a database this service can use)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    example = "e.g. postgresql+psycopg://user:password@host/db or sqlite:////path/to/file.sqlite3"
+    try:
+        url = make_url(uri)
+    except ArgumentError:
+        return f"DATABASE_URL is not a database URL ({example})"
+    try:
+        url.get_dialect().import_dbapi()
+    except (NoSuchModuleError, ImportError):
+        return f"DATABASE_URL names {url.drivername!r}, which this service cannot use ({example})"
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        return f"DATABASE_URL names {url.drivername!r}; this service runs on PostgreSQL or SQLite ({example})"
+    return None
 
 
 def _finalize_cookies(config: dict) -> None:
@@ -210,26 +383,58 @@ def _finalize_cookies(config: dict) -> None:
     config["BIND_COOKIE_NAME"] = prefix + "qrl_bind"
 
 
-def _refuse_unsafe(config: dict) -> None:
-    """Stop the start, with one clear message, on settings that are unsafe or cannot work."""
+def _refuse_unsafe(config: dict, problems: list) -> None:
+    """Note every setting that is unsafe or cannot work, one line each."""
     wechat_ready = bool(config.get("WECHAT_APPID") and config.get("WECHAT_SECRET"))
     if config.get("QR_MODE") == "wxacode" and not wechat_ready:
-        raise ConfigError("QR_MODE=wxacode needs WECHAT_APPID and WECHAT_SECRET: WeChat draws the mini-program codes.")
-    if config["APP_ENV"] != "production" or config.get("TESTING"):
+        problems.append("QR_MODE=wxacode needs WECHAT_APPID and WECHAT_SECRET: WeChat draws the mini-program codes.")
+    if config.get("TESTING"):
         return
-    key = config.get("SECRET_KEY") or ""
-    # A real key is random: long, and made of many different characters ("x" * 40 is not).
-    if len(key) < MIN_SECRET_KEY_LENGTH or key in KNOWN_WEAK_SECRET_KEYS or len(set(key)) < 10:
-        raise ConfigError(
-            f"SECRET_KEY is too weak: use at least {MIN_SECRET_KEY_LENGTH} random characters "
-            "(python3 -c 'import secrets; print(secrets.token_hex(32))')."
-        )
+    if config["APP_ENV"] == "development":
+        if config.get("WECHAT_APPID"):
+            # Real WeChat users can sign in: the key must be as good as in production.
+            log.warning("APP_ENV=development with WECHAT_APPID set: real WeChat users can sign in to a service "
+                        "running with development settings. Use APP_ENV=production for anything people rely on.")
+            _check_key(config, problems)
+        return
+    _check_key(config, problems)
     if not (config.get("PUBLIC_BASE_URL") or "").startswith("https://"):
-        raise ConfigError("PUBLIC_BASE_URL must be the https:// address people open (cookies and QR codes need it).")
+        problems.append("PUBLIC_BASE_URL must be the https:// address people open (cookies and QR codes need it).")
     if config.get("DEV_LOGIN"):
-        raise ConfigError(
+        problems.append(
             "WECHAT_APPID is not set, which turns on development sign-in (anyone signs in as anyone). "
             "Set WECHAT_APPID and WECHAT_SECRET, or run with APP_ENV=development."
         )
-    if not wechat_ready:
-        raise ConfigError("WECHAT_SECRET is not set; WeChat sign-in cannot work without it.")
+    elif config["WECHAT_APPID"] in EXAMPLE_APPIDS:
+        problems.append(f"WECHAT_APPID {config['WECHAT_APPID']} is the README's example; "
+                        "use your mini-program's own AppID (WeChat admin console: Development > Settings).")
+    if config.get("WECHAT_APPID") and not config.get("WECHAT_SECRET"):
+        problems.append("WECHAT_SECRET is not set; WeChat sign-in cannot work without it.")
+
+
+def _check_key(config: dict, problems: list) -> None:
+    key = config.get("SECRET_KEY")
+    if key is None:
+        return  # already reported as missing
+    # A real key is random: long, and made of many different characters ("x" * 40 is not).
+    if len(key) < MIN_SECRET_KEY_LENGTH or key in KNOWN_WEAK_SECRET_KEYS or len(set(key)) < 10:
+        problems.append(
+            f"SECRET_KEY is too weak: use at least {MIN_SECRET_KEY_LENGTH} random characters "
+            "(python3 -c 'import secrets; print(secrets.token_hex(32))')."
+        )
+
+
+def default_instance_path() -> str:
+    """The instance folder Flask gives this package (checked before the app exists, e.g. by gunicorn)."""
+    return str(Path(__file__).resolve().parent.parent / "instance")
+
+
+def main() -> int:
+    """Check the environment's configuration (gunicorn.conf.py runs this before any worker) the environment's configuration; print each problem on one line."""
+    try:
+        load(instance_path=default_instance_path())
+    except ConfigError as exc:
+        for line in exc.lines():
+            print(line, file=sys.stderr)
+        return 1
+    return 0

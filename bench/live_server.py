@@ -4,6 +4,7 @@ Each server runs against a database migrated by `flask --app wsgi db upgrade`. T
 benchmark and the end-to-end tests (tests/support/live.py) both start it from here.
 """
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -39,7 +40,7 @@ class LiveServer:
         self.env = {
             **os.environ,
             "APP_ENV": "development",
-            "SECRET_KEY": "live-server-test-key",
+            "SECRET_KEY": secrets.token_hex(32),
             "DATABASE_URL": database_url,
             "BIND": f"127.0.0.1:{self.port}",
             "WEB_CONCURRENCY": str(workers),
