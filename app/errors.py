@@ -1,10 +1,13 @@
 """Every failure the API can report: one class each, one JSON shape for all.
 
     {"error": {"code": "<snake_case>", "message": "<human text>"}}
+
+The message follows the request's Accept-Language (app/i18n.py); the code never changes.
 """
 from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
+from . import i18n
 from .extensions import db
 
 
@@ -156,8 +159,9 @@ class NotReady(ApiError):
     status, code, message = 503, "not_ready", "The service is not ready."
 
 
-def error_response(status: int, code: str, message: str, headers: dict | None = None):
-    response = jsonify({"error": {"code": code, "message": message}})
+def error_response(status: int, code: str, message: str, headers: dict | None = None, specific: bool = False):
+    """The one error answer. A `specific` message says more than its code's usual one."""
+    response = jsonify({"error": {"code": code, "message": i18n.error_message(code, message, specific)}})
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
     for key, value in (headers or {}).items():
@@ -173,7 +177,8 @@ def register_errorhandlers(app):
     @app.errorhandler(ApiError)
     def handle_api_error(exc: ApiError):
         db.session.rollback()
-        return error_response(exc.status, exc.code, exc.message, exc.headers)
+        return error_response(exc.status, exc.code, exc.message, exc.headers,
+                              specific=exc.message != type(exc).message)
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(exc: HTTPException):

@@ -1,10 +1,29 @@
 """HTML pages: the PC login page, the home page, and the page a phone opens from the QR."""
-from flask import current_app, render_template, request
+from flask import current_app, render_template, request, send_from_directory
 
-from .. import auth
+from .. import auth, errors, tickets
 from ..extensions import db
-from . import bp
+from . import bp, branding
 from .i18n import texts
+
+
+@bp.app_context_processor
+def words_and_look():
+    t = texts()
+    return {"t": t, "brand": branding.current(t)}
+
+
+@bp.get("/brand.css")
+def brand_css():
+    response = current_app.response_class(branding.stylesheet(), mimetype="text/css")
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    # Browsers ask for /favicon.ico on their own; the pages also name the SVG in a <link>.
+    return send_from_directory(current_app.static_folder, "favicon.svg", mimetype="image/svg+xml", max_age=86400)
 
 
 def safe_next(value: str | None) -> str:
@@ -20,7 +39,7 @@ def safe_next(value: str | None) -> str:
 def index():
     login = auth.current_session()
     db.session.commit()
-    return render_template("index.html", t=texts(), login=login,
+    return render_template("index.html", login=login,
                            started=_readable(login.created_at) if login else None)
 
 
@@ -31,12 +50,19 @@ def _readable(moment) -> str:
 
 @bp.get("/login")
 def login_page():
-    return render_template("login.html", t=texts(), next_url=safe_next(request.args.get("next")))
+    return render_template("login.html", next_url=safe_next(request.args.get("next")))
 
 
 @bp.get("/qr/<ticket_id>")
 def phone_page(ticket_id):
     # What a phone's browser shows when it opens the QR's URL. In development
     # login mode it is a stand-in for the mini-program; otherwise it points there.
-    return render_template("phone.html", t=texts(), ticket_id=ticket_id,
-                           dev_login=current_app.config["DEV_LOGIN"])
+    # A code that is already used, cancelled or expired says so instead of offering sign-in.
+    try:
+        status = tickets.get(ticket_id).status
+    except errors.TicketNotFound:
+        status = "not_found"
+    db.session.commit()  # keeps a lazy expiry
+    finished = status not in (tickets.PENDING, tickets.SCANNED)
+    return render_template("phone.html", ticket_id=ticket_id, dev_login=current_app.config["DEV_LOGIN"],
+                           finished=texts()["phone_states"].get(status) if finished else None)
