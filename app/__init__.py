@@ -53,6 +53,11 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(openapi_bp)
     app.register_blueprint(ops_bp)
+    from .oidc import bp as oidc_bp
+    from .provider import server as oidc_server
+
+    app.register_blueprint(oidc_bp)
+    oidc_server.init_app(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -74,6 +74,7 @@ def from_env(environ=None, instance_path=".") -> dict:
         # Proxies in front of the app that append to X-Forwarded-For; 0 trusts no header.
         "PROXY_FIX_HOPS": _int(environ, "PROXY_FIX_HOPS", 0),
         **_wechat_and_ops_settings(environ, app_env),
+        **_oidc_settings(environ, instance_path),
     }
 
 
@@ -113,6 +114,7 @@ def finalize(config: dict) -> None:
     for name in ("TICKET_RATE_LIMIT", "POLL_RATE_LIMIT"):
         _check_rate(name, config.get(name) or "")
     _finalize_wechat_and_ops(config)
+    _finalize_oidc(config)
 
 
 def _check_rate(name: str, value: str) -> None:
@@ -196,3 +198,39 @@ def _finalize_wechat_and_ops(config: dict) -> None:
         )
     if not wechat_ready:
         raise ConfigError("WECHAT_SECRET is not set; WeChat sign-in cannot work without it.")
+
+
+# --- OpenID Connect provider (app/provider) --------------------------------------
+
+def _oidc_settings(environ, instance_path) -> dict:
+    issuer = environ.get("OIDC_ISSUER", "").strip().rstrip("/") or None
+    return {
+        # The issuer apps see; defaults to PUBLIC_BASE_URL (or the request's host).
+        "OIDC_ISSUER": issuer,
+        # Signing keys, generated on first use and kept (see app/provider/keys.py).
+        "OIDC_KEYS_FILE": environ.get("OIDC_KEYS_FILE") or str(Path(instance_path, "oidc_keys.json")),
+        "OIDC_CODE_TTL_SECONDS": _int(environ, "OIDC_CODE_TTL_SECONDS", 60, minimum=1),
+        "OIDC_ACCESS_TOKEN_TTL_SECONDS": _int(environ, "OIDC_ACCESS_TOKEN_TTL_SECONDS", 3600, minimum=60),
+        "OIDC_ID_TOKEN_TTL_SECONDS": _int(environ, "OIDC_ID_TOKEN_TTL_SECONDS", 3600, minimum=60),
+        "OIDC_REFRESH_TOKEN_TTL_SECONDS": _int(environ, "OIDC_REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600, minimum=60),
+        # How long a pending authorization request waits for its scan.
+        "OIDC_REQUEST_TTL_SECONDS": _int(environ, "OIDC_REQUEST_TTL_SECONDS", 600, minimum=60),
+    }
+
+
+def _finalize_oidc(config: dict) -> None:
+    if config["OIDC_ID_TOKEN_TTL_SECONDS"] > 12 * 3600:
+        # Retired signing keys stay published for a day (app/provider/keys.py).
+        raise ConfigError("OIDC_ID_TOKEN_TTL_SECONDS must be at most 43200 (12 hours)")
+    issuer = config.get("OIDC_ISSUER") or config.get("PUBLIC_BASE_URL") or ""
+    if issuer and not issuer.startswith(("http://", "https://")):
+        raise ConfigError("OIDC_ISSUER must start with https://")
+    relaxed = config["APP_ENV"] == "development" or config.get("TESTING")
+    if relaxed:
+        return
+    # Apps trust what the issuer signs and where it sends people: plain http is refused.
+    if (config.get("OIDC_ISSUER") or "").startswith("http://"):
+        raise ConfigError("OIDC_ISSUER must use https:// in production")
+    if os.environ.get("AUTHLIB_INSECURE_TRANSPORT"):
+        raise ConfigError("AUTHLIB_INSECURE_TRANSPORT allows OpenID Connect over plain http; "
+                          "unset it (it is for tests and development only)")

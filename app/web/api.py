@@ -5,7 +5,8 @@ from flask import current_app, jsonify, make_response, request, url_for
 
 from .. import auth, clock, errors, metrics, qr, tickets, wxacode
 from ..extensions import db
-from ..inputs import choice_arg, number_arg
+from ..inputs import choice_arg, json_body, number_arg, text_field
+from ..provider import pending
 from ..models import Ticket, isoformat
 from ..security import hash_secret, new_secret, secret_matches
 from . import bp
@@ -15,7 +16,8 @@ from . import bp
 def create_ticket():
     secret = _browser_secret() or new_secret()
     ticket = tickets.create(hash_secret(secret), auth.client_ip(), auth.user_agent(),
-                            max_pending=current_app.config["MAX_PENDING_TICKETS_PER_IP"])
+                            max_pending=current_app.config["MAX_PENDING_TICKETS_PER_IP"],
+                            oidc_request_id=_authorization_request(secret))
     db.session.commit()
     body = _ticket_json(ticket)
     body["qr_content"] = qr_content(ticket.id)
@@ -88,6 +90,19 @@ def logout():
     response = jsonify({"logged_out": login is not None})
     auth.clear_login_cookie(response)
     return response
+
+
+def _authorization_request(secret: str) -> str | None:
+    """The id of this browser's pending OpenID Connect request the login is for, if the page names one."""
+    if not request.content_length:
+        return None
+    request_id = text_field(json_body(), "authorization_request", max_len=32, required=False)
+    if request_id is None:
+        return None
+    row = pending.find(request_id, hash_secret(secret))
+    if row is None:
+        raise errors.InvalidRequest("'authorization_request' names no pending login request of this browser.")
+    return row.id
 
 
 def qr_content(ticket_id: str) -> str:
