@@ -9,9 +9,7 @@ from ..extensions import db
 from ..provider import keys, pending, people
 from ..provider.models import SCOPES
 from ..provider.server import issuer, provider, session_sid
-from ..security import hash_secret, new_secret
-from ..web.api import _browser_secret, _set_bind_cookie
-from ..web.i18n import texts
+from ..pc.i18n import texts
 from . import bp
 
 CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "amr", "at_hash",
@@ -84,25 +82,25 @@ def authorize():
             raise error(state=request.args.get("state"))
     except OAuth2Error as error:
         return _authorize_error(server, error, grant_redirect=_validated_redirect(server))
-    secret = _browser_secret() or new_secret()
-    row = pending.keep(client, request.args.to_dict(), hash_secret(secret))
+    secret, browser_hash = auth.browser_binding()
+    row = pending.keep(client, request.args.to_dict(), browser_hash)
     db.session.commit()
-    response = redirect(url_for("web.login_page", authorize=row.id))
-    _set_bind_cookie(response, secret)
+    response = redirect(url_for("pc.login_page", authorize=row.id))
+    auth.set_bind_cookie(response, secret)
     return response
 
 
 @bp.get("/oauth/authorize/resume/<request_id>")
 def resume(request_id):
     """Back from the QR page: a session started after the request answers it."""
-    row = pending.find(request_id, hash_secret(_browser_secret() or ""))
+    row = pending.find(request_id, auth.browser_hash())
     if row is None:
         db.session.commit()
         return _error_page("request_expired", 400)
     login = auth.current_session()
     if login is None or login.created_at < row.created_at:
         db.session.commit()
-        return redirect(url_for("web.login_page", authorize=row.id))
+        return redirect(url_for("pc.login_page", authorize=row.id))
     server = provider()
     oauth_request = pending.replay(row, request.url)
     try:

@@ -4,8 +4,6 @@ from flask import current_app, render_template, request, url_for
 from .. import auth
 from ..extensions import db
 from ..provider import pending
-from ..security import hash_secret
-from .api import _browser_secret
 from . import bp
 from .i18n import texts
 
@@ -35,7 +33,7 @@ def _readable(moment) -> str:
 @bp.get("/login")
 def login_page():
     t = texts()
-    row = pending.find(request.args.get("authorize"), hash_secret(_browser_secret() or ""))
+    row = pending.find(request.args.get("authorize"), auth.browser_hash())
     db.session.commit()
     if row is None:
         return render_template("login.html", t=t, next_url=safe_next(request.args.get("next")))
