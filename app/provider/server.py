@@ -212,7 +212,7 @@ class OpenIDLogin(OpenIDCode):
         return "RS256"
 
     def get_client_claims(self, client):
-        return {"iss": issuer(), "aud": [client.client_id]}
+        return {"iss": issuer(), "aud": client.client_id}  # one audience: logout finds the app by it
 
     def get_compatible_claims(self, request):
         claims = super().get_compatible_claims(request)
