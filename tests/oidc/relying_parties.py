@@ -11,7 +11,9 @@ from pathlib import Path
 
 import requests
 
-from ..live_server import BIN, ROOT, free_port, require_tool
+from bench.live_server import BIN, ROOT, free_port
+
+from ..support.live import require_tool
 
 APACHE = "/usr/sbin/apache2"
 MODULES = "/usr/lib/apache2/modules"

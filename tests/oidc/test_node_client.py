@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ..live_server import BaseUrlSession, LivePhone, require_tool
+from bench.live_server import BaseUrlSession
+
+from ..support.live import LivePhone, require_tool
 from .relying_parties import add_client
 
 NODE_APP = Path(__file__).parent / "node"
