@@ -261,6 +261,17 @@ def from_env(environ=None, instance_path=".", problems: list | None = None) -> d
         "METRICS_TOKEN": environ.get("METRICS_TOKEN") or None,
         "METRICS_ALLOW_IPS": read.networks("METRICS_ALLOW_IPS", "127.0.0.1,::1"),
         "LOG_FORMAT": read.choice("LOG_FORMAT", LOG_FORMATS, "json" if app_env == "production" else "text"),
+        # --- OpenID Connect provider (app/provider) ---
+        # The issuer apps see; defaults to PUBLIC_BASE_URL (or the request's host).
+        "OIDC_ISSUER": read.url("OIDC_ISSUER"),
+        # Signing keys, generated on first use and kept (app/provider/keys.py).
+        "OIDC_KEYS_FILE": environ.get("OIDC_KEYS_FILE") or str(Path(instance_path, "oidc_keys.json")),
+        "OIDC_CODE_TTL_SECONDS": read.int("OIDC_CODE_TTL_SECONDS", 60, minimum=1),
+        "OIDC_ACCESS_TOKEN_TTL_SECONDS": read.int("OIDC_ACCESS_TOKEN_TTL_SECONDS", 3600, minimum=60),
+        "OIDC_ID_TOKEN_TTL_SECONDS": read.int("OIDC_ID_TOKEN_TTL_SECONDS", 3600, minimum=60),
+        "OIDC_REFRESH_TOKEN_TTL_SECONDS": read.int("OIDC_REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600, minimum=60),
+        # How long a pending authorization request waits for its scan.
+        "OIDC_REQUEST_TTL_SECONDS": read.int("OIDC_REQUEST_TTL_SECONDS", 600, minimum=60),
     }
     if problems is None and found:
         raise ConfigError(found)
@@ -285,6 +296,9 @@ def finalize(config: dict, instance_path=".", problems: list | None = None) -> N
     if isinstance(config.get("ACCENT_COLOR"), str):
         config["ACCENT_COLOR"] = _collect(found, _colour, {"ACCENT_COLOR": config["ACCENT_COLOR"]}, "ACCENT_COLOR",
                                           DEFAULT_ACCENT_COLOR)
+    if (config.get("OIDC_ID_TOKEN_TTL_SECONDS") or 0) > 12 * 3600:
+        # Retired signing keys stay published for a day (app/provider/keys.py).
+        found.append("OIDC_ID_TOKEN_TTL_SECONDS must be at most 43200 (12 hours).")
     _refuse_unsafe(config, found)
     if problems is None and found:
         raise ConfigError(found)
@@ -410,6 +424,12 @@ def _refuse_unsafe(config: dict, problems: list) -> None:
                         "use your mini-program's own AppID (WeChat admin console: Development > Settings).")
     if config.get("WECHAT_APPID") and not config.get("WECHAT_SECRET"):
         problems.append("WECHAT_SECRET is not set; WeChat sign-in cannot work without it.")
+    # Apps trust what the issuer signs and where it sends people: never over plain http.
+    if (config.get("OIDC_ISSUER") or "").startswith("http://"):
+        problems.append("OIDC_ISSUER must be an https:// URL.")
+    if os.environ.get("AUTHLIB_INSECURE_TRANSPORT"):
+        problems.append("AUTHLIB_INSECURE_TRANSPORT allows OpenID Connect over plain http; unset it "
+                        "(it is for tests and development only).")
 
 
 def _check_key(config: dict, problems: list) -> None:
@@ -430,7 +450,7 @@ def default_instance_path() -> str:
 
 
 def main() -> int:
-    """Check the environment's configuration (gunicorn.conf.py runs this before any worker) the environment's configuration; print each problem on one line."""
+    """Check the environment's configuration and print each problem on one line (gunicorn.conf.py runs this)."""
     try:
         load(instance_path=default_instance_path())
     except ConfigError as exc:

@@ -63,6 +63,9 @@ ERROR_MESSAGES = {
         "forbidden": "无权访问。",
         "not_ready": "服务尚未就绪。",
         "internal_error": "服务出现问题，请稍后再试。",
+        "client_not_found": "没有注册这个应用。",
+        "insecure_issuer": "OpenID Connect 只通过 https 提供；请将 PUBLIC_BASE_URL 或 OIDC_ISSUER 设为 https 地址。",
+        "app_access_denied": "此账号不能登录这个应用。",
     },
     "zh-TW": {
         "bad_request": "請求無效。",
@@ -100,6 +103,9 @@ ERROR_MESSAGES = {
         "forbidden": "無權存取。",
         "not_ready": "服務尚未就緒。",
         "internal_error": "服務發生問題，請稍後再試。",
+        "client_not_found": "沒有註冊這個應用程式。",
+        "insecure_issuer": "OpenID Connect 只透過 https 提供；請將 PUBLIC_BASE_URL 或 OIDC_ISSUER 設為 https 位址。",
+        "app_access_denied": "此帳號不能登入這個應用程式。",
     },
 }
 

@@ -48,6 +48,10 @@
       el('pc-ua').title = data.pc.user_agent;
       el('pc-time').textContent = new Date(data.pc.created_at).toLocaleString(document.documentElement.lang);
       el('ip-warning').hidden = !data.pc.ip_differs;
+      if (data.app) {
+        el('app').textContent = T.phone_app.replace('{app}', data.app.name);
+        el('app').hidden = false;
+      }
     });
   }
 
