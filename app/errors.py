@@ -158,6 +158,7 @@ class MetricsForbidden(ApiError):
 
 class NotReady(ApiError):
     status, code, message = 503, "not_ready", "The service is not ready."
+    headers = {"Retry-After": "2"}
 
 
 class DatabaseUnavailable(ApiError):
