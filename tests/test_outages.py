@@ -155,3 +155,96 @@ def _ticket_statuses(pg: PrivatePostgres, ids) -> dict:
             return dict(rows.all())
     finally:
         engine.dispose()
+
+
+# --- a worker is killed ----------------------------------------------------------
+
+def test_a_worker_killed_with_kill_9_while_pages_wait(tmp_path, migrated_sqlite):
+    with sqlite_server(tmp_path, migrated_sqlite) as server:
+        asyncio.run(_worker_killed(server))
+
+
+async def _worker_killed(server: LiveServer):
+    port = server.port
+    token = await mp_token(port, "bob")
+    cookie, ids = await create_tickets(port, WAITING)
+    pages = Pages(port, cookie)
+    pages.start(ids)
+    assert await until(lambda: _at_least(port, WAITING), timeout=30)
+    victim = server.worker_pids()[0]
+    os.kill(victim, signal.SIGKILL)
+    # gunicorn starts a new worker; the killed one's pages poll again and wait there or on the other.
+    assert await until(lambda: _replaced(server, victim), timeout=30), "no new worker"
+    assert await until(lambda: _at_least(port, WAITING), timeout=30), "the cut pages did not wait again"
+    assert all(code == 200 for code in await act(port, token, ids, "scan"))
+    await pages.finish()
+
+    assert_no_500([a.code for a in pages.all_answers()], server)
+    assert all(page.status == "scanned" for page in pages.pages)
+    cut = [page for page in pages.pages if any(a.code is None for a in page.answers)]
+    untouched = [page for page in pages.pages if page not in cut]
+    assert cut and untouched, "the pages were not spread over both workers"
+    # The other worker's pages noticed nothing: one poll, answered with the scan.
+    assert all(len(page.answers) == 1 for page in untouched)
+    # The killed worker's pages lost their connection once and were answered by their next poll.
+    assert all([a.code for a in page.answers] == [None, 200] for page in cut), [p.answers for p in cut][:3]
+
+
+async def _replaced(server: LiveServer, victim: int) -> bool:
+    pids = server.worker_pids()
+    return len(pids) == 2 and victim not in pids
+
+
+# --- deploy (SIGHUP) and stop (SIGTERM) ----------------------------------------------
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM], ids=["deploy-SIGHUP", "stop-SIGTERM"])
+def test_deploy_or_stop_while_pages_wait(tmp_path, migrated_sqlite, sig):
+    server = sqlite_server(tmp_path, migrated_sqlite)
+    with server:
+        asyncio.run(_deploy_or_stop(server, sig))
+
+
+async def _deploy_or_stop(server: LiveServer, sig):
+    port = server.port
+    token = await mp_token(port, "carol")
+    cookie, ids = await create_tickets(port, WAITING + 1)
+    in_flight, waiting_ids = ids[0], ids[1:]
+    assert await act(port, token, [in_flight], "scan") == [200]  # scanned, the person about to confirm
+    pages = Pages(port, cookie)
+    pages.start(waiting_ids)
+    pages.start([in_flight], since="scanned")
+    assert await until(lambda: _at_least(port, WAITING + 1), timeout=30)
+    old_workers = set(server.worker_pids())
+    signalled = time.monotonic()
+    server.signal(sig)
+    if sig == signal.SIGTERM:
+        await asyncio.to_thread(server.proc.wait, 30)
+        stopped = time.monotonic()
+        await asyncio.to_thread(server.start)  # the next release comes up on the same address
+    else:
+        assert await until(lambda: _all_new_workers(server, old_workers), timeout=30)
+    # Every page was answered at once with its status, not held to its wait and not cut.
+    first = [page.answers[0] for page in pages.pages if page.answers]
+    assert len(first) == WAITING + 1
+    assert all(a.code == 200 and a.ended - signalled < 10 for a in first), first[:3]
+    assert await until(lambda: _at_least(port, WAITING + 1), timeout=30), "pages did not poll again"
+    assert await act(port, token, [in_flight], "confirm") == [200]
+    assert all(code == 200 for code in await act(port, token, waiting_ids, "scan"))
+    await pages.finish()
+
+    assert_no_500([a.code for a in pages.all_answers()], server)
+    assert all(page.status == "scanned" for page in pages.pages if page.ticket_id != in_flight)
+    login = next(page for page in pages.pages if page.ticket_id == in_flight)
+    assert login.status == "confirmed" and login.session_cookie
+    status, me, _ = await call(port, "GET", "/api/me", cookie=login.session_cookie)
+    assert status == 200 and me["user"]["nickname"] == "carol"
+    if sig == signal.SIGTERM:  # while nothing served, the pages backed off and came back
+        assert all(a.code in (200, None) for a in pages.all_answers())
+        assert any(a.code is None and a.started >= stopped for a in pages.all_answers())
+    else:  # a deploy: the master kept the socket, no page saw an error
+        assert all(a.code == 200 for a in pages.all_answers())
+
+
+async def _all_new_workers(server: LiveServer, old: set) -> bool:
+    pids = set(server.worker_pids())
+    return len(pids) == 2 and not pids & old
