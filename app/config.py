@@ -155,6 +155,9 @@ def from_env(environ=None, instance_path=".") -> dict:
         # While that store is unreachable, each process counts in its own memory
         # (Flask-Limiter's in-memory fallback) and says so in the log and /metrics.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        # A request whose check was already talking to the store when it went away is
+        # served uncounted (once), not answered 500.
+        "RATELIMIT_SWALLOW_ERRORS": True,
         # Proxies in front of the app that append to X-Forwarded-For; 0 trusts no header.
         "PROXY_FIX_HOPS": _int(environ, "PROXY_FIX_HOPS", 0),
         # --- operations ---

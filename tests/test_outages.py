@@ -248,3 +248,52 @@ async def _deploy_or_stop(server: LiveServer, sig):
 async def _all_new_workers(server: LiveServer, old: set) -> bool:
     pids = set(server.worker_pids())
     return len(pids) == 2 and not pids & old
+
+
+# --- Redis goes away and returns ---------------------------------------------------
+
+def test_redis_away_and_back(tmp_path, migrated_sqlite):
+    redis_server = PrivateRedis(tmp_path).start()
+    server = sqlite_server(tmp_path, migrated_sqlite, RATELIMIT_STORAGE_URI=redis_server.url,
+                           TICKET_RATE_LIMIT="5/minute", PROXY_FIX_HOPS="1")
+    try:
+        with server:
+            asyncio.run(_redis_away_and_back(server, redis_server))
+    finally:
+        redis_server.stop()
+
+
+async def _creations(port: int, address: str, count: int = 12) -> list[int | None]:
+    """Codes asked for by one client address, each on a new connection (so over both workers)."""
+    results = await asyncio.gather(*(call(port, "POST", "/api/tickets", headers={"X-Forwarded-For": address})
+                                     for _ in range(count)))
+    return [status for status, _, _ in results]
+
+
+async def _redis_away_and_back(server: LiveServer, redis_server: PrivateRedis):
+    port = server.port
+    # Shared counting: both workers together give one address its 5 codes a minute, no more.
+    assert sorted(await _creations(port, "10.0.0.1")) == [201] * 5 + [429] * 7
+
+    await asyncio.to_thread(redis_server.stop)
+    away = await _creations(port, "10.0.0.2")
+    # Nobody is locked out: each worker counts in its own memory, so the limit still holds per worker.
+    assert set(away) <= {201, 429} and 5 <= away.count(201) <= 10, away
+    text = await metrics_text(port)
+    assert metric(text, "qrlogin_ratelimit_storage_fallbacks_total") >= 1
+    assert "rate-limit store unreachable" in server.log()
+
+    await asyncio.to_thread(redis_server.start)
+    # Each worker looks for the store again after a growing pause (1, 2, 4 ... s) while requests come.
+    probes = iter(range(1, 10_000))
+
+    async def recovered() -> bool:
+        await _creations(port, f"10.1.{next(probes) // 250}.{next(probes) % 250}", count=2)
+        text = await metrics_text(port)
+        return metric(text, "qrlogin_ratelimit_storage_recoveries_total") >= \
+            metric(text, "qrlogin_ratelimit_storage_fallbacks_total")
+
+    assert await until(recovered, timeout=40, every=0.2), server.log()
+    assert "limits are shared again" in server.log()
+    assert sorted(await _creations(port, "10.0.0.3")) == [201] * 5 + [429] * 7
+    assert_no_500(away, server)

@@ -206,9 +206,9 @@ class Pages:
 
 
 async def call(port: int, method: str, path: str, *, cookie: str | None = None, token: str | None = None,
-               json_body: str | None = None):
+               json_body: str | None = None, headers: dict | None = None):
     """One request on a new connection; (status, json body or {}, headers) or (None, error, {})."""
-    headers = {}
+    headers = dict(headers or {})
     if cookie:
         headers["Cookie"] = cookie
     if token:
