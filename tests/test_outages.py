@@ -297,3 +297,92 @@ async def _redis_away_and_back(server: LiveServer, redis_server: PrivateRedis):
     assert "limits are shared again" in server.log()
     assert sorted(await _creations(port, "10.0.0.3")) == [201] * 5 + [429] * 7
     assert_no_500(away, server)
+
+
+# --- SQLite: a writer holds the lock; the disk fills up -----------------------------
+
+def test_sqlite_lock_held_past_the_busy_timeout(tmp_path, migrated_sqlite):
+    with sqlite_server(tmp_path, migrated_sqlite, SQLITE_BUSY_TIMEOUT_SECONDS="0.3") as server:
+        asyncio.run(_sqlite_locked(server, tmp_path / "live.sqlite3"))
+
+
+async def _sqlite_locked(server: LiveServer, path):
+    port = server.port
+    token = await mp_token(port, "dan")
+    cookie, ids = await create_tickets(port, 50)
+    pages = Pages(port, cookie)
+    pages.start(ids)
+    assert await until(lambda: _at_least(port, 50), timeout=30)
+    writer = sqlite3.connect(path, timeout=0)
+    writer.execute("BEGIN IMMEDIATE")  # a backup tool or a stuck process holding the write lock
+    try:
+        created = [await call(port, "POST", "/api/tickets", cookie=cookie) for _ in range(3)]
+        scanned = await act(port, token, ids[:3], "scan")
+    finally:
+        writer.rollback()
+        writer.close()
+    assert [status for status, _, _ in created] == [503] * 3 and scanned == [503] * 3
+    assert all(body["error"]["code"] == "database_unavailable" and headers["retry-after"]
+               for _, body, headers in created)
+    # The lock is gone: the same steps work, and the refused ones left nothing behind.
+    assert all(code == 200 for code in await act(port, token, ids, "scan"))
+    await pages.finish()
+    assert all(page.status == "scanned" for page in pages.pages)
+    assert_no_500([a.code for a in pages.all_answers()], server)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM tickets").fetchone()[0] == 50
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MB filesystem of the test's own (tmpfs), so filling it fills nothing else."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        reason = f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + " (the disk-full test needs root)", pytrace=False)
+        pytest.skip(reason)
+    yield folder
+    subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_sqlite_disk_full(tmp_path, migrated_sqlite, small_disk):
+    server = sqlite_server(tmp_path, migrated_sqlite, folder=small_disk)
+    with server:
+        asyncio.run(_disk_full(server, small_disk))
+
+
+async def _disk_full(server: LiveServer, disk):
+    port = server.port
+    cookie, before = await create_tickets(port, 20)
+    filler = disk / "filler"
+    with open(filler, "wb") as out:  # something else on the box writes until the disk is full
+        try:
+            while True:
+                out.write(b"\0" * 65536)
+                out.flush()
+        except OSError:
+            pass
+    status, body, _ = await call(port, "GET", "/readyz")
+    assert status == 503 and "disk is full" in body["error"]["message"]
+    answers = []
+    for _ in range(200):  # the database's own spare pages fill first; then every write is refused
+        status, body, headers = await call(port, "POST", "/api/tickets", cookie=cookie)
+        answers.append(status)
+        if status == 503:
+            assert body["error"]["code"] == "database_unavailable" and headers["retry-after"]
+            break
+    assert answers[-1] == 503, answers
+    made_while_full = answers.count(201)
+    assert_no_500(answers, server)
+    filler.unlink()  # space comes back
+    assert await _ready(port)
+    _, after = await create_tickets(port, 5, cookie)
+    for tid in before + after:
+        status, body, _ = await call(port, "GET", f"/api/tickets/{tid}", cookie=cookie)
+        assert status == 200 and body["status"] == "pending"
+    with sqlite3.connect(disk / "live.sqlite3") as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT count(*) FROM tickets").fetchone()[0] == 25 + made_while_full
