@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from bench.live_server import LiveServer, migrate
 
 from .support.outages import (Pages, PrivatePostgres, PrivateRedis, act, call, create_tickets, metric,
-                              metrics_text, mp_token, until, waiting_polls)
+                              metrics_text, mp_token, run_scenario, until, waiting_polls)
 
 # Waiting pages per test. The issue speaks of 1,000; on the 2-core test machine a few hundred
 # keep each test well under a minute while still far more than one worker's worth of greenlets.
@@ -60,7 +60,7 @@ def test_postgres_restart_while_pages_wait(private_postgres, tmp_path):
     migrate(url)
     server = LiveServer(url, env=live_env(tmp_path), log_path=tmp_path / "gunicorn.log")
     with server:
-        asyncio.run(_postgres_restart(server, private_postgres))
+        run_scenario(_postgres_restart(server, private_postgres))
 
 
 async def _postgres_restart(server: LiveServer, pg: PrivatePostgres):
@@ -161,7 +161,7 @@ def _ticket_statuses(pg: PrivatePostgres, ids) -> dict:
 
 def test_a_worker_killed_with_kill_9_while_pages_wait(tmp_path, migrated_sqlite):
     with sqlite_server(tmp_path, migrated_sqlite) as server:
-        asyncio.run(_worker_killed(server))
+        run_scenario(_worker_killed(server))
 
 
 async def _worker_killed(server: LiveServer):
@@ -201,7 +201,7 @@ async def _replaced(server: LiveServer, victim: int) -> bool:
 def test_deploy_or_stop_while_pages_wait(tmp_path, migrated_sqlite, sig):
     server = sqlite_server(tmp_path, migrated_sqlite)
     with server:
-        asyncio.run(_deploy_or_stop(server, sig))
+        run_scenario(_deploy_or_stop(server, sig))
 
 
 async def _deploy_or_stop(server: LiveServer, sig):
@@ -258,7 +258,7 @@ def test_redis_away_and_back(tmp_path, migrated_sqlite):
                            TICKET_RATE_LIMIT="5/minute", PROXY_FIX_HOPS="1")
     try:
         with server:
-            asyncio.run(_redis_away_and_back(server, redis_server))
+            run_scenario(_redis_away_and_back(server, redis_server))
     finally:
         redis_server.stop()
 
@@ -307,7 +307,7 @@ async def _redis_away_and_back(server: LiveServer, redis_server: PrivateRedis):
 
 def test_sqlite_lock_held_past_the_busy_timeout(tmp_path, migrated_sqlite):
     with sqlite_server(tmp_path, migrated_sqlite, SQLITE_BUSY_TIMEOUT_SECONDS="0.3") as server:
-        asyncio.run(_sqlite_locked(server, tmp_path / "live.sqlite3"))
+        run_scenario(_sqlite_locked(server, tmp_path / "live.sqlite3"))
 
 
 async def _sqlite_locked(server: LiveServer, path):
@@ -355,7 +355,7 @@ def small_disk(tmp_path):
 def test_sqlite_disk_full(tmp_path, migrated_sqlite, small_disk):
     server = sqlite_server(tmp_path, migrated_sqlite, folder=small_disk)
     with server:
-        asyncio.run(_disk_full(server, small_disk))
+        run_scenario(_disk_full(server, small_disk))
 
 
 async def _disk_full(server: LiveServer, disk):
@@ -399,7 +399,7 @@ LOGIN_WAVE = 50
 
 def test_wechat_stalls_and_garbage_during_a_login_wave(start_live_server, wechat, tmp_path):
     server = start_live_server(QR_MODE="wxacode", WECHAT_TIMEOUT_SECONDS="0.5", WECHAT_RETRY_BACKOFF_SECONDS="0.05")
-    asyncio.run(_login_wave(server, wechat, tmp_path))
+    run_scenario(_login_wave(server, wechat, tmp_path))
 
 
 async def _login_wave(server: LiveServer, wechat, tmp_path):

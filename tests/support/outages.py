@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,6 +204,24 @@ class Pages:
 
     def all_answers(self) -> list[Answer]:
         return [a for page in self.pages for a in page.answers]
+
+
+def run_scenario(coroutine) -> None:
+    """Run an async scenario to its end in a thread of its own: other tests (Playwright's
+    sync API) may leave an event loop running in the main thread, where asyncio.run refuses."""
+    outcome = {}
+
+    def target():
+        try:
+            asyncio.run(coroutine)
+        except BaseException as exc:  # handed to the test's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="outage-scenario")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
 
 
 async def call(port: int, method: str, path: str, *, cookie: str | None = None, token: str | None = None,
