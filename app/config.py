@@ -74,6 +74,7 @@ def from_env(environ=None, instance_path=".") -> dict:
         # Proxies in front of the app that append to X-Forwarded-For; 0 trusts no header.
         "PROXY_FIX_HOPS": _int(environ, "PROXY_FIX_HOPS", 0),
         **_wechat_and_ops_settings(environ, app_env),
+        **_access_settings(environ),
     }
 
 
@@ -113,6 +114,7 @@ def finalize(config: dict) -> None:
     for name in ("TICKET_RATE_LIMIT", "POLL_RATE_LIMIT"):
         _check_rate(name, config.get(name) or "")
     _finalize_wechat_and_ops(config)
+    _finalize_access(config)
 
 
 def _check_rate(name: str, value: str) -> None:
@@ -196,3 +198,47 @@ def _finalize_wechat_and_ops(config: dict) -> None:
         )
     if not wechat_ready:
         raise ConfigError("WECHAT_SECRET is not set; WeChat sign-in cannot work without it.")
+
+
+# --- Accounts and access ------------------------------------------------------
+
+ACCESS_POLICIES = ("open", "allowlist")
+
+
+def _flag(environ, name: str) -> bool:
+    raw = (environ.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be 1 or 0, got {raw!r}")
+
+
+def _access_settings(environ) -> dict:
+    policy = (environ.get("ACCESS_POLICY") or "").strip().lower() or None
+    return {
+        # open: anyone with WeChat; allowlist: only people the company named. None: not chosen.
+        "ACCESS_POLICY": policy,
+        # Ask every user for their WeChat-verified phone number before they log in.
+        "REQUIRE_PHONE": _flag(environ, "REQUIRE_PHONE"),
+        # Each phone-number check is a paid WeChat call: how often one user may try.
+        "PHONE_RATE_LIMIT": environ.get("PHONE_RATE_LIMIT", "5/hour").strip(),
+        # Named in refusals ("this account may not log in to <site>"); default: PUBLIC_BASE_URL's host.
+        "SITE_NAME": (environ.get("SITE_NAME") or "").strip() or None,
+    }
+
+
+def _finalize_access(config: dict) -> None:
+    policy = config.get("ACCESS_POLICY")
+    if policy is None:
+        if config["APP_ENV"] == "production" and not config.get("TESTING"):
+            raise ConfigError(
+                "ACCESS_POLICY is not set: choose 'allowlist' (only people you add with `flask users allow`) "
+                "or 'open' (anyone with WeChat may log in)."
+            )
+        policy = "open"
+    if policy not in ACCESS_POLICIES:
+        raise ConfigError(f"ACCESS_POLICY must be one of {', '.join(ACCESS_POLICIES)}; got {policy!r}")
+    config["ACCESS_POLICY"] = policy
+    config["REQUIRE_PHONE"] = bool(config.get("REQUIRE_PHONE"))
+    _check_rate("PHONE_RATE_LIMIT", config.get("PHONE_RATE_LIMIT") or "")

@@ -3,7 +3,7 @@ import time
 
 from flask import current_app, jsonify, make_response, request, url_for
 
-from .. import auth, clock, errors, metrics, qr, tickets, wxacode
+from .. import access, auth, clock, errors, metrics, qr, tickets, wxacode
 from ..extensions import db
 from ..inputs import choice_arg, number_arg
 from ..models import Ticket, isoformat
@@ -120,7 +120,10 @@ def _wait_for_change(ticket: Ticket, since: str, wait: float) -> Ticket:
 def _answer(ticket: Ticket, browser_hash: str):
     body = _ticket_json(ticket)
     token = None
-    if ticket.status == tickets.CONFIRMED:
+    if ticket.status == tickets.CONFIRMED and not _may_still_log_in(ticket):
+        ticket = tickets.get(ticket.id)
+        body = _ticket_json(ticket)
+    elif ticket.status == tickets.CONFIRMED:
         if tickets.consume(ticket.id, browser_hash):
             token = auth.start_session(ticket.scanned_by_id, ticket.id)
             db.session.commit()
@@ -132,6 +135,17 @@ def _answer(ticket: Ticket, browser_hash: str):
     if token is not None:
         auth.set_login_cookie(response, token)
     return response
+
+
+def _may_still_log_in(ticket: Ticket) -> bool:
+    """Blocked (or taken off the allowlist) between confirm and pick-up: no session, the code ends."""
+    try:
+        access.check(ticket.scanned_by, stage="pickup")
+        return True
+    except errors.AccessDenied:
+        tickets.deny(ticket.id, ticket.scanned_by)
+        db.session.commit()
+        return False
 
 
 def _ticket_json(ticket: Ticket) -> dict:

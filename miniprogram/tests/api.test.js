@@ -50,7 +50,7 @@ function onlyWeChatMethods(wx) {
 test('login, scan, confirm: the waiting PC is logged in as this user', live, async () => {
   const wx = newPhone('node-alice');
   const user = await api.login();
-  assert.ok(user.id > 0);
+  assert.match(user.id, /^u_/);
   const profile = await api.updateProfile({nickname: 'Node Alice', avatarUrl: 'https://cdn.example.com/alice.png'});
   assert.equal(profile.nickname, 'Node Alice');
   assert.equal(profile.avatar_url, 'https://cdn.example.com/alice.png');
