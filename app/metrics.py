@@ -45,7 +45,7 @@ _ON_STATUS = {
     "expired": (TICKETS_FINISHED.labels("expired"),),
     "denied": (TICKETS_FINISHED.labels("denied"),),
 }
-_WOKEN_BY = ("scanned", "confirmed", "cancelled")  # changes a person made, not a timer
+_WOKEN_BY = ("scanned", "confirmed", "cancelled", "denied")  # changes a person made, not a timer
 
 
 def tickets_changed(statuses) -> None:

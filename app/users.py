@@ -9,6 +9,7 @@ The identity model:
 - access lists (app/access.py) name people by verified phone, unionid or user id.
 """
 import re
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
@@ -79,6 +80,21 @@ def _claim_unionid(user: User, unionid: str) -> None:
         return
     db.session.execute(sa.update(User).where(User.id == user.id, User.unionid.is_(None)).values(unionid=unionid))
     db.session.refresh(user)
+
+
+def update_profile(user: User, *, nickname: str | None = None, avatar_url: str | None = None) -> User:
+    """Set what the PC page shows after a scan; the caller commits."""
+    if nickname is None and avatar_url is None:
+        raise errors.InvalidRequest("Send 'nickname' and/or 'avatar_url'.")
+    if avatar_url is not None:
+        parts = urlsplit(avatar_url)
+        if parts.scheme != "https" or not parts.netloc:
+            raise errors.InvalidRequest("'avatar_url' must be an https:// URL.")
+    values = {k: v for k, v in (("nickname", nickname), ("avatar_url", avatar_url)) if v is not None}
+    db.session.execute(sa.update(User).where(User.id == user.id).values(**values))
+    db.session.flush()
+    db.session.refresh(user)
+    return user
 
 
 def openid_of(user: User, provider: str, appid: str) -> str | None:

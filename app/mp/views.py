@@ -1,12 +1,9 @@
 """Mini-program endpoints. The user is only ever the one named by the bearer token."""
-from urllib.parse import urlsplit
-
-import sqlalchemy as sa
 from flask import current_app, g, jsonify, request
 
 from .. import access, auth, errors, metrics, tickets, users, wechat
 from ..extensions import db
-from ..inputs import json_body, text_field
+from ..inputs import client_ip, json_body, text_field
 from ..models import User, isoformat
 from . import bp
 
@@ -53,19 +50,10 @@ def me():
 @auth.mp_login_required
 def update_me():
     data = json_body()
-    nickname = text_field(data, "nickname", max_len=32, required=False)
-    avatar_url = text_field(data, "avatar_url", max_len=512, required=False)
-    if nickname is None and avatar_url is None:
-        raise errors.InvalidRequest("Send 'nickname' and/or 'avatar_url'.")
-    if avatar_url is not None:
-        parts = urlsplit(avatar_url)
-        if parts.scheme != "https" or not parts.netloc:
-            raise errors.InvalidRequest("'avatar_url' must be an https:// URL.")
-    values = {k: v for k, v in (("nickname", nickname), ("avatar_url", avatar_url)) if v is not None}
-    db.session.execute(sa.update(User).where(User.id == g.mp_user.id).values(**values))
+    user = users.update_profile(g.mp_user, nickname=text_field(data, "nickname", max_len=32, required=False),
+                                avatar_url=text_field(data, "avatar_url", max_len=512, required=False))
     db.session.commit()
-    db.session.refresh(g.mp_user)
-    return jsonify({"user": _own_profile(g.mp_user)})
+    return jsonify({"user": _own_profile(user)})
 
 
 @bp.post("/phone")
@@ -110,11 +98,11 @@ def scan(ticket_id):
     _may_log_in(ticket_id, "scan")
     ticket = tickets.scan(ticket_id, g.mp_user)
     db.session.commit()
-    phone_ip = auth.client_ip()
+    phone_ip = client_ip()
     return jsonify({
         "ticket_id": ticket.id,
         "status": ticket.status,
-        "expires_in": tickets.seconds_left(ticket),
+        "expires_in": ticket.seconds_left(),
         # Where the login will happen, so the person can spot a code shown to
         # them by someone else (QRLJacking).
         "pc": {
