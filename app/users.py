@@ -194,7 +194,7 @@ def add_entry(kind: str, value: str, group: str = "") -> bool:
     group = normalize_group(group) if group else ""
     insert = _insert_for_dialect()(AccessEntry).values(kind=kind, value=value, group=group, created_at=clock.utcnow())
     # One statement: an entry added by someone else meanwhile is simply there already.
-    return db.session.execute(insert.on_conflict_do_nothing()).rowcount == 1
+    return db.session.execute(insert.on_conflict_do_nothing().returning(AccessEntry.id)).first() is not None
 
 
 def _insert_for_dialect():
@@ -222,7 +222,6 @@ def block(user: User) -> bool:
         execution_options={"synchronize_session": False},
     ).rowcount == 1
     auth.end_all_sessions(user.id)
-    db.session.refresh(user)
     return done
 
 
@@ -231,5 +230,4 @@ def unblock(user: User) -> bool:
         sa.update(User).where(User.id == user.id, User.blocked_at.is_not(None)).values(blocked_at=None),
         execution_options={"synchronize_session": False},
     ).rowcount == 1
-    db.session.refresh(user)
     return done

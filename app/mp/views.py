@@ -153,7 +153,7 @@ def end_session(session_id):
 def _may_log_in(ticket_id: str, stage: str) -> None:
     """Refuse a person who may not log in: at once, on the phone, and on the PC (status "denied")."""
     user = g.mp_user
-    if access.needs_phone(user):  # the ticket waits while they share their number
+    if stage == "scan" and access.needs_phone(user):  # the ticket waits while they share their number
         raise errors.PhoneRequired()
     try:
         access.check(user, stage=stage)
