@@ -6,11 +6,10 @@ from app import access, create_app, users
 from app.extensions import db
 from app.models import Identity, LoginSession, Ticket, User
 
-from .conftest import Phone, serve
-from .fake_wechat import APPID
-from .test_inputs import assert_error
-from .test_ops import sample
-from .test_sessions import log_in
+from .support.apps import serve
+from .support.assertions import assert_error, log_in, sample
+from .support.fake_wechat import APPID
+from .support.phone import Phone
 
 PHONE_PATH = "/wxa/business/getuserphonenumber"
 

@@ -9,7 +9,7 @@ from app.extensions import db
 from app.models import Identity, User
 from app.security import hash_secret
 
-from .conftest import Phone
+from .support.phone import Phone
 
 
 def _fill_a_0002_database(app) -> None:

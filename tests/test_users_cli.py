@@ -8,8 +8,8 @@ from app import users
 from app.extensions import db
 from app.models import AccessEntry, User
 
-from .conftest import Phone
-from .test_sessions import log_in
+from .support.assertions import log_in
+from .support.phone import Phone
 
 
 @pytest.fixture
