@@ -21,7 +21,8 @@ function explain(err) {
 }
 
 Page({
-  data: {loading: true, pc: null, browser: '', time: '', busy: false, done: '', error: '', askPhone: false},
+  data: {loading: true, pc: null, app: null, browser: '', time: '', busy: false, done: '', error: '',
+         askPhone: false},
 
   onLoad(options) {
     this.ticketId = api.ticketIdFromOptions(options);
@@ -38,6 +39,7 @@ Page({
         loading: false,
         askPhone: false,
         pc: res.pc,
+        app: res.app || null,
         browser: api.describeBrowser(res.pc.user_agent),
         time: new Date(res.pc.created_at).toLocaleString()
       });
