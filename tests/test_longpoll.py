@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from app import clock, wakeups
 from app.extensions import db
-from app.models import Ticket
+from app.models import Ticket, User
 
 from .support.apps import in_thread, wait_until
 
@@ -109,7 +109,8 @@ def test_a_change_made_elsewhere_without_a_broadcast_still_wakes_the_poll(config
     browser = app.test_client()
     ticket = browser.post("/api/tickets").get_json()
     thread, result = waiting_poll(app, browser, ticket["ticket_id"], wait=20, since="pending")
-    commit_elsewhere(app, ticket["ticket_id"], status="scanned", scanned_by_id=phone.user["id"])
+    scanned_by = sa.select(User.id).where(User.public_id == phone.user["id"]).scalar_subquery()
+    commit_elsewhere(app, ticket["ticket_id"], status="scanned", scanned_by_id=scanned_by)
     thread.join(timeout=30)
     response, took = result["value"]
     assert response.get_json()["status"] == "scanned"

@@ -39,7 +39,8 @@ def test_scan_logs_the_person_in_to_the_app(browser, phone, register):
     claims = decode_id_token(browser, body["id_token"]).claims
     assert claims["aud"] == app_.client_id
     assert claims["nonce"] == app_.nonce
-    assert claims["sub"].startswith("u_") and claims["sub"] != phone.user["id"]
+    # the same stable, opaque id the service shows everywhere (never the openid)
+    assert claims["sub"].startswith("u_") and claims["sub"] == phone.user["id"] != "o-alice"
     assert {"auth_time", "sid", "amr", "iss", "exp"} <= set(claims)
 
     info = app_.userinfo(body["access_token"]).get_json()
