@@ -39,15 +39,18 @@ def allowed(user: User, groups=None) -> bool:
     return refusal_reason(user, groups) is None
 
 
-def check(user: User, groups=None, *, stage: str = "check") -> None:
-    """Raise errors.AccessDenied (logged and counted under `stage`) when the user may not log in."""
+def check(user: User, groups=None, *, stage: str = "check", target: str | None = None) -> None:
+    """Raise errors.AccessDenied (logged and counted under `stage`) when the user may not log in.
+
+    `target` names what they may not log in to (an app); by default this site.
+    """
     reason = refusal_reason(user, groups)
     if reason is None:
         return
     metrics.access_refused(stage, reason)
     log.warning("login refused: %s", reason,
                 extra={"fields": {"user": user.public_id, "stage": stage, "reason": reason}})
-    raise errors.AccessDenied(f"This account may not log in to {site_name()}.")
+    raise errors.AccessDenied(f"This account may not log in to {target or site_name()}.")
 
 
 def needs_phone(user: User) -> bool:

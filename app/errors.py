@@ -198,10 +198,6 @@ class InsecureIssuer(ApiError):
     message = "OpenID Connect is served only over https; set PUBLIC_BASE_URL or OIDC_ISSUER to an https URL."
 
 
-class AppAccessDenied(ApiError):
-    status, code, message = 403, "app_access_denied", "This account may not log in to this app."
-
-
 class MetricsForbidden(ApiError):
     status, code, message = 403, "forbidden", "Metrics are only served to the configured scrapers."
 

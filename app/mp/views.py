@@ -5,7 +5,7 @@ from .. import access, auth, errors, metrics, tickets, users, wechat
 from ..extensions import db
 from ..inputs import client_ip, json_body, text_field
 from ..models import User, isoformat
-from ..provider import pending, people
+from ..provider import pending
 from . import bp
 
 DEV_PREFIX = "dev:"
@@ -96,10 +96,7 @@ def _verified_phone(code: str, user: User) -> str:
 @bp.post("/tickets/<ticket_id>/scan")
 @auth.mp_login_required
 def scan(ticket_id):
-    _may_log_in(ticket_id, "scan")
-    app = pending.app_for_ticket(tickets.get(ticket_id))
-    if app is not None and not people.allowed(g.mp_user, app.allowed_groups):
-        raise errors.AppAccessDenied(f"This account may not log in to {app.name}.")
+    app = _may_log_in(ticket_id, "scan")
     ticket = tickets.scan(ticket_id, g.mp_user)
     db.session.commit()
     phone_ip = client_ip()
@@ -159,17 +156,25 @@ def end_session(session_id):
     return jsonify({"id": session_id, "ended": True})
 
 
-def _may_log_in(ticket_id: str, stage: str) -> None:
-    """Refuse a person who may not log in: at once, on the phone, and on the PC (status "denied")."""
+def _may_log_in(ticket_id: str, stage: str):
+    """Refuse a person who may not log in: at once, on the phone, and on the PC (status "denied").
+
+    A login for another app (OpenID Connect) also needs that app's groups. Returns the app, if any.
+    """
     user = g.mp_user
     if stage == "scan" and access.needs_phone(user):  # the ticket waits while they share their number
         raise errors.PhoneRequired()
+    app = pending.app_for_ticket(tickets.get(ticket_id))
     try:
-        access.check(user, stage=stage)
+        if app is None:
+            access.check(user, stage=stage)
+        else:
+            access.check(user, app.allowed_groups or None, stage=stage, target=app.name)
     except errors.AccessDenied:
         if tickets.deny(ticket_id, user):
             db.session.commit()
         raise
+    return app
 
 
 def _own_profile(user: User) -> dict:
