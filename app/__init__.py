@@ -60,10 +60,12 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """The `flask tickets` commands (also an entry point in pyproject.toml; the terminal client is `qrlogin`)."""
-    from .cli import tickets_cli
+    """The `flask tickets` and `flask users` commands (also entry points in pyproject.toml, so the
+    flask CLI can report a wrong configuration); the terminal client is `qrlogin`."""
+    from .cli import tickets_cli, users_cli
 
     app.cli.add_command(tickets_cli)
+    app.cli.add_command(users_cli)
 
 
 def register_response_headers(app: Flask) -> None:

@@ -20,6 +20,7 @@ QR_MODES = ("url", "wxacode")
 WECHAT_ENV_VERSIONS = ("release", "trial", "develop")
 WAKE_CHANNELS = ("auto", "none")
 LOG_FORMATS = ("json", "text")
+ACCESS_POLICIES = ("open", "allowlist")
 APP_ENVS = ("production", "development")
 # Values that appear in this repository or in examples; never a production key.
 KNOWN_WEAK_SECRET_KEYS = {"development-only-secret-key", "test-secret-key", "changeme", "secret", "dev"}
@@ -94,6 +95,9 @@ class Reader:
     def networks(self, name, default):
         return self._read(lambda environ, n: _networks(environ.get(n, default), n), name, [])
 
+    def flag(self, name):
+        return self._read(_flag, name, False)
+
     def text(self, name, default=None):
         return _text(self.environ, name, default)
 
@@ -127,6 +131,15 @@ def _choice(environ, name, choices, default):
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
     return value
+
+
+def _flag(environ, name: str) -> bool:
+    raw = (environ.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be 1 or 0, got {raw!r}")
 
 
 def _text(environ, name, default=None):
@@ -246,6 +259,7 @@ def from_env(environ=None, instance_path=".", problems: list | None = None) -> d
         # The access token is renewed this long before WeChat says it expires.
         "WECHAT_TOKEN_MARGIN_SECONDS": read.int("WECHAT_TOKEN_MARGIN_SECONDS", 300),
         # --- how the pages look (app/pc/branding.py) ---
+        # Also named in refusals ("this account may not log in to <site>"); default: PUBLIC_BASE_URL's host.
         "SITE_NAME": read.text("SITE_NAME"),
         "LOGO_URL": read.url("LOGO_URL"),
         "ACCENT_COLOR": read.colour("ACCENT_COLOR", DEFAULT_ACCENT_COLOR),
@@ -268,6 +282,13 @@ def from_env(environ=None, instance_path=".", problems: list | None = None) -> d
         "RATELIMIT_SWALLOW_ERRORS": True,
         # Proxies in front of the app that append to X-Forwarded-For; 0 trusts no header.
         "PROXY_FIX_HOPS": read.int("PROXY_FIX_HOPS", 0),
+        # --- accounts and access (app/access.py, app/users.py) ---
+        # open: anyone with WeChat; allowlist: only people the company named. None: not chosen yet.
+        "ACCESS_POLICY": read.text("ACCESS_POLICY", "").lower() or None,
+        # Ask every user for their WeChat-verified phone number before they log in.
+        "REQUIRE_PHONE": read.flag("REQUIRE_PHONE"),
+        # Each phone-number check is a paid WeChat call: how often one user may try.
+        "PHONE_RATE_LIMIT": read.rate("PHONE_RATE_LIMIT", "5/hour"),
         # --- operations ---
         "METRICS_TOKEN": environ.get("METRICS_TOKEN") or None,
         "METRICS_ALLOW_IPS": read.networks("METRICS_ALLOW_IPS", "127.0.0.1,::1"),
@@ -300,7 +321,7 @@ def finalize(config: dict, instance_path=".", problems: list | None = None) -> N
     _finalize_keys(config, instance_path, found)
     _finalize_database(config, found)
     _finalize_cookies(config)
-    for name in ("TICKET_RATE_LIMIT", "POLL_RATE_LIMIT"):
+    for name in ("TICKET_RATE_LIMIT", "POLL_RATE_LIMIT", "PHONE_RATE_LIMIT"):
         _collect(found, _check_rate, name, config.get(name) or "")
     if isinstance(config.get("METRICS_ALLOW_IPS"), str):  # a test or caller passed the raw text
         config["METRICS_ALLOW_IPS"] = _collect(found, _networks, config["METRICS_ALLOW_IPS"], "METRICS_ALLOW_IPS")
@@ -311,6 +332,7 @@ def finalize(config: dict, instance_path=".", problems: list | None = None) -> N
         # Retired signing keys stay published for a day (app/provider/keys.py).
         found.append("OIDC_ID_TOKEN_TTL_SECONDS must be at most 43200 (12 hours).")
     _refuse_unsafe(config, found)
+    _finalize_access(config, found)
     if problems is None and found:
         raise ConfigError(found)
 
@@ -470,3 +492,19 @@ def main() -> int:
             print(line, file=sys.stderr)
         return 1
     return 0
+
+
+def _finalize_access(config: dict, problems: list) -> None:
+    """Development and tests default to open; a production start must choose."""
+    policy = config.get("ACCESS_POLICY")
+    if policy is None:
+        if config["APP_ENV"] == "production" and not config.get("TESTING"):
+            problems.append(
+                "ACCESS_POLICY is not set: choose 'allowlist' (only people you add with `flask users allow`) "
+                "or 'open' (anyone with WeChat may log in)."
+            )
+        policy = "open"
+    if policy not in ACCESS_POLICIES:
+        problems.append(f"ACCESS_POLICY must be one of {', '.join(ACCESS_POLICIES)}; got {policy!r}")
+    config["ACCESS_POLICY"] = policy
+    config["REQUIRE_PHONE"] = bool(config.get("REQUIRE_PHONE"))

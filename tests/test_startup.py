@@ -90,6 +90,7 @@ def production(tmp_path, fake_wechat):
         "WECHAT_APPID": APPID,
         "WECHAT_SECRET": SECRET,
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/prod.sqlite3",
+        "ACCESS_POLICY": "allowlist",
     }
 
 
@@ -113,6 +114,8 @@ def test_production_starts_with_safe_settings(production):
         ({"SQLALCHEMY_DATABASE_URI": "mysql://u@db/x"}, "DATABASE_URL names 'mysql', which this service cannot use"),
         ({"SQLALCHEMY_DATABASE_URI": "not a url"}, "DATABASE_URL is not a database URL"),
         ({"ACCENT_COLOR": "green; background: url(x)"}, "ACCENT_COLOR must be a colour like #07c160"),
+        ({"ACCESS_POLICY": None}, "ACCESS_POLICY is not set"),
+        ({"ACCESS_POLICY": "everyone"}, "ACCESS_POLICY must be one of open, allowlist"),
     ],
 )
 def test_production_refuses_unsafe_settings_with_one_clear_message(production, change, message):
@@ -127,7 +130,8 @@ def test_every_mistake_is_reported_at_once_one_line_each():
     with pytest.raises(ConfigError) as refused:
         load(environ=environ)
     named = ["PUBLIC_BASE_URL must start", "TICKET_TTL_SECONDS", "SECRET_KEY is not set", "DATABASE_URL",
-             "PUBLIC_BASE_URL must be the https://", "WECHAT_APPID wx0123456789abcdef", "WECHAT_SECRET"]
+             "PUBLIC_BASE_URL must be the https://", "WECHAT_APPID wx0123456789abcdef", "WECHAT_SECRET",
+             "ACCESS_POLICY is not set"]
     assert [next(n for n in named if p.startswith(n)) for p in refused.value.problems] == named
     assert all("\n" not in p for p in refused.value.problems)
 
@@ -153,7 +157,7 @@ BAD_PRODUCTION = {"APP_ENV": "production", "TICKET_TTL_SECONDS": "soon", "DATABA
                   "WECHAT_APPID": "wx0123456789abcdef"}
 BAD_LINES = ["TICKET_TTL_SECONDS must be a whole number", "SECRET_KEY is not set", "DATABASE_URL is not a database URL",
              "PUBLIC_BASE_URL must be the https://", "WECHAT_APPID wx0123456789abcdef is the README's example",
-             "WECHAT_SECRET is not set"]
+             "WECHAT_SECRET is not set", "ACCESS_POLICY is not set"]
 
 
 def bare_environment(**settings) -> dict:

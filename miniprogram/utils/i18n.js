@@ -11,6 +11,8 @@ const TEXT = {
     confirmTitle: 'Log in on this computer?',
     confirmTitleApp: 'Log in to {app} on this computer?',
     appLearns: '{app} will learn your name and picture.',
+    phoneNeeded: 'This service needs your phone number, verified by WeChat, before you log in.',
+    sharePhone: 'Share my phone number',
     checking: 'Checking the code…',
     ip: 'IP address',
     browser: 'Browser',
@@ -39,6 +41,8 @@ const TEXT = {
       ticket_used: 'This code has already been used.',
       ticket_taken: 'Someone else has scanned this code.',
       ticket_not_found: 'This is not a login code of this service.',
+      ticket_denied: 'This login was refused: this account may not log in there.',
+      phone_declined: 'Without your phone number you cannot log in here.',
       network: 'No connection to the server. Try again.',
       other: 'Something went wrong. Try again.'
     }
@@ -53,6 +57,8 @@ const TEXT = {
     confirmTitle: '在这台电脑上登录？',
     confirmTitleApp: '在这台电脑上登录{app}？',
     appLearns: '{app} 将获得您的昵称和头像。',
+    phoneNeeded: '登录前，此服务需要经微信验证的手机号。',
+    sharePhone: '提供我的手机号',
     checking: '正在检查二维码…',
     ip: 'IP 地址',
     browser: '浏览器',
@@ -81,6 +87,8 @@ const TEXT = {
       ticket_used: '此二维码已被使用',
       ticket_taken: '此二维码已被其他人扫描',
       ticket_not_found: '这不是本服务的登录二维码',
+      ticket_denied: '此次登录被拒绝：此账号不能登录那里',
+      phone_declined: '不提供手机号就无法在此登录',
       network: '无法连接服务器，请重试',
       other: '出现问题，请重试'
     }
@@ -95,6 +103,8 @@ const TEXT = {
     confirmTitle: '在這台電腦上登入？',
     confirmTitleApp: '在這台電腦上登入{app}？',
     appLearns: '{app} 將取得您的暱稱和頭像。',
+    phoneNeeded: '登入前，此服務需要經微信驗證的手機號碼。',
+    sharePhone: '提供我的手機號碼',
     checking: '正在檢查條碼…',
     ip: 'IP 位址',
     browser: '瀏覽器',
@@ -123,6 +133,8 @@ const TEXT = {
       ticket_used: '此條碼已被使用',
       ticket_taken: '此條碼已被其他人掃描',
       ticket_not_found: '這不是本服務的登入條碼',
+      ticket_denied: '此次登入被拒絕：此帳號不能登入那裡',
+      phone_declined: '不提供手機號碼就無法在此登入',
       network: '無法連線伺服器，請重試',
       other: '發生問題，請重試'
     }

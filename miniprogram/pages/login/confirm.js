@@ -10,7 +10,7 @@ const explain = i18n.explain;
 
 Page({
   data: {t: {}, title: '', appNote: '', loading: true, pc: null, app: null, browser: '', time: '', busy: false,
-         done: '', error: ''},
+         done: '', error: '', askPhone: false},
 
   onLoad(options) {
     const t = i18n.text();
@@ -20,9 +20,15 @@ Page({
       this.setData({loading: false, error: t.errors.not_ours});
       return;
     }
-    api.scan(this.ticketId).then((res) => {
+    this.scan();
+  },
+
+  scan() {
+    const t = i18n.text();
+    return api.scan(this.ticketId).then((res) => {
       this.setData({
         loading: false,
+        askPhone: false,
         pc: res.pc,
         app: res.app || null,
         title: res.app ? i18n.fill(t.confirmTitleApp, {app: res.app.name}) : t.confirmTitle,
@@ -30,7 +36,22 @@ Page({
         browser: api.describeBrowser(res.pc.user_agent),
         time: new Date(res.pc.created_at).toLocaleString()
       });
-    }).catch((err) => this.setData({loading: false, error: explain(err)}));
+    }).catch((err) => {
+      // The service wants the verified phone number first (REQUIRE_PHONE, or an
+      // allowlist of numbers): show WeChat's phone-number button, then scan again.
+      const askPhone = err.code === 'phone_required';
+      this.setData({loading: false, askPhone: askPhone, error: askPhone ? '' : explain(err)});
+    });
+  },
+
+  // <button open-type="getPhoneNumber">: e.detail.code is single-use, for our server only.
+  onPhoneNumber(e) {
+    const code = e && e.detail && e.detail.code;
+    this.setData({busy: true, error: ''});
+    return api.sharePhone(code)
+      .then(() => this.scan())
+      .then(() => this.setData({busy: false}))
+      .catch((err) => this.setData({busy: false, error: explain(err)}));
   },
 
   decide(action, doneText) {
