@@ -53,6 +53,9 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(openapi_bp)
     app.register_blueprint(ops_bp)
+    from .forward_auth import bp as forward_auth_bp
+
+    app.register_blueprint(forward_auth_bp)
 
 
 def register_commands(app: Flask) -> None:

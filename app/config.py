@@ -74,6 +74,7 @@ def from_env(environ=None, instance_path=".") -> dict:
         # Proxies in front of the app that append to X-Forwarded-For; 0 trusts no header.
         "PROXY_FIX_HOPS": _int(environ, "PROXY_FIX_HOPS", 0),
         **_wechat_and_ops_settings(environ, app_env),
+        **_forward_auth_settings(environ),
     }
 
 
@@ -103,9 +104,12 @@ def finalize(config: dict) -> None:
         config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20})
     secure = (config.get("PUBLIC_BASE_URL") or "").startswith("https://")
     config["COOKIE_SECURE"] = secure
-    # The __Host- prefix pins a cookie to this exact host, https and path /.
+    # The __Host- prefix pins a cookie to this exact host, https and path /. A login
+    # cookie shared with the protected sites needs a Domain, which __Host- forbids;
+    # __Secure- still keeps it to https.
     prefix = "__Host-" if secure else ""
-    config["LOGIN_COOKIE_NAME"] = prefix + "qrl_session"
+    shared = "__Secure-" if secure and config.get("SESSION_COOKIE_DOMAIN") else prefix
+    config["LOGIN_COOKIE_NAME"] = shared + "qrl_session"
     config["BIND_COOKIE_NAME"] = prefix + "qrl_bind"
     # Flask >= 3.1.1 reads SECRET_KEY_FALLBACKS as a list of older keys.
     fallbacks = config.get("SECRET_KEY_FALLBACKS") or []
@@ -113,6 +117,7 @@ def finalize(config: dict) -> None:
     for name in ("TICKET_RATE_LIMIT", "POLL_RATE_LIMIT"):
         _check_rate(name, config.get(name) or "")
     _finalize_wechat_and_ops(config)
+    _finalize_forward_auth(config)
 
 
 def _check_rate(name: str, value: str) -> None:
@@ -196,3 +201,63 @@ def _finalize_wechat_and_ops(config: dict) -> None:
         )
     if not wechat_ready:
         raise ConfigError("WECHAT_SECRET is not set; WeChat sign-in cannot work without it.")
+
+
+# --- forward auth: the sites behind a reverse proxy that asks /auth/verify ------
+
+def _forward_auth_settings(environ) -> dict:
+    return {
+        # Comma-separated host names; ".corp.example" covers every subdomain.
+        "FORWARD_AUTH_HOSTS": environ.get("FORWARD_AUTH_HOSTS", ""),
+        # Who may enter which host or path: "host[/path] = group, group", one rule per line or ';'.
+        "FORWARD_AUTH_RULES": environ.get("FORWARD_AUTH_RULES", ""),
+        "FORWARD_AUTH_RULES_FILE": environ.get("FORWARD_AUTH_RULES_FILE", "").strip() or None,
+        # The parent domain the login cookie covers (".corp.example"); unset, it stays host-only.
+        "SESSION_COOKIE_DOMAIN": environ.get("SESSION_COOKIE_DOMAIN", "").strip().lower() or None,
+    }
+
+
+def _finalize_forward_auth(config: dict) -> None:
+    from urllib.parse import urlsplit
+
+    from . import protected_sites
+
+    problems = []
+    rules, source = config.get("FORWARD_AUTH_RULES") or "", "FORWARD_AUTH_RULES"
+    if config.get("FORWARD_AUTH_RULES_FILE"):
+        if rules.strip():
+            problems.append("Set FORWARD_AUTH_RULES or FORWARD_AUTH_RULES_FILE, not both")
+        source = config["FORWARD_AUTH_RULES_FILE"]
+        try:
+            rules = Path(source).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"FORWARD_AUTH_RULES_FILE: cannot read {source}: {getattr(exc, 'strerror', None) or exc}")
+            rules = ""
+    try:
+        sites = protected_sites.load(config.get("FORWARD_AUTH_HOSTS"), rules, source)
+    except protected_sites.SitesError as exc:
+        problems += exc.problems
+        sites = protected_sites.ProtectedSites()
+    config["PROTECTED_SITES"] = sites
+    domain = config.get("SESSION_COOKIE_DOMAIN")
+    public_host = urlsplit(config.get("PUBLIC_BASE_URL") or "").hostname
+    if domain:
+        dotted = "." + domain.lstrip(".")
+        if not protected_sites.parse_url("https://" + dotted[1:]) or "." not in dotted[1:]:
+            problems.append(f"SESSION_COOKIE_DOMAIN must be a parent domain like .corp.example, got {domain!r}")
+        else:
+            if public_host and not (public_host == dotted[1:] or public_host.endswith(dotted)):
+                problems.append(f"SESSION_COOKIE_DOMAIN {domain} does not cover PUBLIC_BASE_URL's host {public_host}")
+            for host in sites.within_domain(dotted):
+                problems.append(f"SESSION_COOKIE_DOMAIN {domain} does not cover the protected host {host}")
+    if sites:
+        if not public_host:
+            problems.append("FORWARD_AUTH_HOSTS needs PUBLIC_BASE_URL: the protected sites send people to its login page")
+        if not domain:
+            problems.append("FORWARD_AUTH_HOSTS needs SESSION_COOKIE_DOMAIN (e.g. .corp.example) "
+                            "so the login cookie reaches the protected sites")
+        elif public_host and sites.protects(public_host):
+            problems.append(f"PUBLIC_BASE_URL's host {public_host} is in FORWARD_AUTH_HOSTS: the login page cannot "
+                            "sit behind itself")
+    if problems:
+        raise ConfigError("\n".join(problems))

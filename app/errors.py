@@ -45,6 +45,14 @@ class NotTicketOwner(ApiError):
     status, code, message = 403, "not_ticket_owner", "Only the person who scanned this code may do that."
 
 
+class AccessDenied(ApiError):
+    status, code, message = 403, "access_denied", "Your account may not do that."
+
+
+class HostNotProtected(ApiError):
+    status, code, message = 403, "host_not_protected", "This site is not one this service protects."
+
+
 class TicketNotFound(ApiError):
     status, code, message = 404, "ticket_not_found", "No such login code."
 

@@ -40,6 +40,10 @@ TEXT = {
         "phone_done": "Done. The computer is logged in.",
         "phone_cancelled": "Cancelled. The computer was not logged in.",
         "phone_open_app": "Open the mini-program and scan this code there to log in.",
+        "denied_title": "Not for this account",
+        "denied_body": "You are logged in as {name}, but {host} is not open to your account. Ask its administrator to add you.",
+        "switch_account": "Log in as someone else",
+        "logged_out": "You are logged out of every site.",
     },
     "zh": {
         "lang": "zh-CN",
@@ -79,6 +83,10 @@ TEXT = {
         "phone_done": "完成，电脑已登录",
         "phone_cancelled": "已取消，电脑未登录",
         "phone_open_app": "请打开小程序扫描此二维码登录",
+        "denied_title": "此账号无权访问",
+        "denied_body": "您已以 {name} 的身份登录，但 {host} 未对您的账号开放。请联系管理员为您开通。",
+        "switch_account": "换个账号登录",
+        "logged_out": "您已退出所有网站",
     },
 }
 

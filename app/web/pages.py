@@ -16,11 +16,27 @@ def safe_next(value: str | None) -> str:
     return value
 
 
+def after_login(args) -> str:
+    """Where the login page sends the browser: `rd` on a protected site, else a local `next`, else /."""
+    if args.get("rd"):
+        return current_app.config["PROTECTED_SITES"].return_url(args["rd"]) or safe_next(args["rd"])
+    return safe_next(args.get("next"))
+
+
 @bp.get("/")
 def index():
     login = auth.current_session()
     db.session.commit()
     return render_template("index.html", t=texts(), login=login,
+                           started=_readable(login.created_at) if login else None)
+
+
+@bp.get("/logout")
+def logout_page():
+    """The page a protected site links to as its "log out": one button ends access to every site."""
+    login = auth.current_session()
+    db.session.commit()
+    return render_template("index.html", t=texts(), login=login, logout_page=True,
                            started=_readable(login.created_at) if login else None)
 
 
@@ -31,7 +47,7 @@ def _readable(moment) -> str:
 
 @bp.get("/login")
 def login_page():
-    return render_template("login.html", t=texts(), next_url=safe_next(request.args.get("next")))
+    return render_template("login.html", t=texts(), next_url=after_login(request.args))
 
 
 @bp.get("/qr/<ticket_id>")
