@@ -1,0 +1,147 @@
+"""Real reverse proxies in front of a small site, configured from deploy/forward-auth/ (the README's text).
+
+Each fixture starts its program on free loopback ports and stops it afterwards:
+- EchoSite: the protected site; answers every request with the Remote-* headers it received;
+- nginx (`nginx -p <dir> -c <conf>`) and Caddy (`caddy run --config <file> --adapter caddyfile`),
+  their site block taken verbatim from the template with only the example addresses replaced.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from .live_server import ROOT, free_port, require_tool
+
+TEMPLATES = ROOT / "deploy" / "forward-auth"
+EXAMPLE_HOST = "wiki.corp.example"
+EXAMPLE_SERVICE = "127.0.0.1:8000"
+EXAMPLE_SITE = "127.0.0.1:3000"
+IDENTITY = ("Remote-User", "Remote-Name", "Remote-Groups", "Remote-Phone")
+
+
+def template(name: str) -> str:
+    return (TEMPLATES / name).read_text()
+
+
+def from_template(name: str, *, host: str, service: str, site: str, replace: dict | None = None) -> str:
+    text = template(name)
+    for example, value in {**(replace or {}), EXAMPLE_HOST: host, EXAMPLE_SERVICE: service,
+                           EXAMPLE_SITE: site}.items():
+        assert example in text, f"{name} no longer mentions {example}"
+        text = text.replace(example, value)
+    return text
+
+
+class EchoSite:
+    """The internal tool behind the proxy: it trusts Remote-* and shows what it got, as JSON."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.requests: list[dict] = []
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self):
+                seen = {name: [value.encode("latin-1").decode("utf-8") for value in self.headers.get_all(name, [])]
+                        for name in IDENTITY}
+                record = {"method": self.command, "path": self.path, "headers": seen}
+                site.requests.append(record)
+                body = json.dumps(record, ensure_ascii=False).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_HEAD = _answer
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Proxy:
+    """One proxy process in its own directory; `url(path)` is the protected host as a browser names it."""
+
+    def __init__(self, kind: str, workdir: Path, host: str):
+        self.kind, self.workdir, self.host = kind, workdir, host
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    def url(self, path: str = "/") -> str:
+        return f"http://{self.host}:{self.port}{path}"
+
+    def start(self, command: list[str], env: dict | None = None) -> "Proxy":
+        log = open(self.workdir / "proxy.log", "ab")
+        self.proc = subprocess.Popen(command, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **(env or {})}, start_new_session=True)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.kind} exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                time.sleep(0.05)  # waiting for the process to listen
+        self.stop()
+        raise RuntimeError(f"{self.kind} did not listen within 20 s:\n{self.log()}")
+
+    def log(self) -> str:
+        path = self.workdir / "proxy.log"
+        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def start_nginx(workdir: Path, host: str, service: str, site: str) -> Proxy:
+    nginx = require_tool("nginx", "install Debian's nginx package to test the nginx configuration")
+    proxy = Proxy("nginx", workdir, host)
+    server_block = from_template("nginx.conf", host=host, service=service, site=site,
+                                 replace={"listen 80;": f"listen 127.0.0.1:{proxy.port};"})
+    temp = "".join(f"    {kind}_temp_path {workdir}/{kind};\n"
+                   for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    (workdir / "nginx.conf").write_text(
+        ("user root;\n" if os.geteuid() == 0 else "")
+        + f"daemon off;\nworker_processes 1;\npid {workdir}/nginx.pid;\nerror_log {workdir}/error.log info;\n"
+        + "events { worker_connections 256; }\n"
+        + f"http {{\n    access_log {workdir}/access.log;\n{temp}\n{server_block}}}\n")
+    return proxy.start([nginx, "-p", str(workdir), "-c", str(workdir / "nginx.conf")])
+
+
+def start_caddy(workdir: Path, host: str, service: str, site: str) -> Proxy:
+    caddy = require_tool("caddy", "install Debian's caddy package to test the Caddy configuration")
+    proxy = Proxy("caddy", workdir, host)
+    site_block = from_template("Caddyfile", host=host, service=service, site=site,
+                               replace={f"{EXAMPLE_HOST} {{": f"http://{host}:{proxy.port} {{"})
+    # Tests only: no admin endpoint (it would take a fixed port), nothing kept between runs.
+    (workdir / "Caddyfile").write_text("{\n\tadmin off\n\tdefault_bind 127.0.0.1\n}\n" + site_block)
+    env = {"XDG_DATA_HOME": str(workdir / "data"), "XDG_CONFIG_HOME": str(workdir / "config"),
+           "HOME": str(workdir)}
+    return proxy.start([caddy, "run", "--config", str(workdir / "Caddyfile"), "--adapter", "caddyfile"], env)
+
+
+PROXIES = {"nginx": start_nginx, "caddy": start_caddy}

@@ -1,0 +1,166 @@
+"""nginx and Caddy, configured exactly as the README says, guarding a site with scan-to-login.
+
+The service runs as deployed (gunicorn); the proxies and the site are real processes on
+loopback ports. A "browser" here is a cookie: the one the service sets after a scan.
+"""
+import re
+from urllib.parse import quote
+
+import pytest
+import requests
+
+from .live_server import LivePhone, LiveServer, wechat_env
+from .proxies import IDENTITY, PROXIES, TEMPLATES, EchoSite
+
+HOSTS = {"nginx": "wiki.corp.test", "caddy": "tool.corp.test"}
+RULES = "wiki.corp.test/admin = admins; tool.corp.test/admin = admins"
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory, fake_wechat):
+    """The login service for *.corp.test, at login.corp.test."""
+    workdir = tmp_path_factory.mktemp("forward-auth")
+    server = LiveServer(f"sqlite:///{workdir / 'live.sqlite3'}", workers=1, log_path=workdir / "gunicorn.log",
+                        env={**wechat_env(fake_wechat), "SESSION_COOKIE_DOMAIN": ".corp.test",
+                             "FORWARD_AUTH_HOSTS": ",".join(HOSTS.values()), "FORWARD_AUTH_RULES": RULES})
+    server.public_url = f"http://login.corp.test:{server.port}"
+    server.env["PUBLIC_BASE_URL"] = server.public_url
+    server.migrate().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def site():
+    echo = EchoSite()
+    yield echo
+    echo.stop()
+
+
+@pytest.fixture(scope="module")
+def proxies(service, site, tmp_path_factory):
+    started = {}
+    try:
+        for kind, start in PROXIES.items():
+            started[kind] = start(tmp_path_factory.mktemp(kind), HOSTS[kind], f"127.0.0.1:{service.port}",
+                                  site.address)
+        yield started
+    finally:
+        for proxy in started.values():
+            proxy.stop()
+
+
+@pytest.fixture(params=list(PROXIES))
+def proxy(request, proxies):
+    return proxies[request.param]
+
+
+def log_in(service, phone) -> str:
+    """What a PC browser does on the login page; returns its login cookie."""
+    pc = requests.Session()
+    ticket = pc.post(service.url + "/api/tickets", timeout=10).json()["ticket_id"]
+    assert phone.scan(ticket).status_code == 200 and phone.confirm(ticket).status_code == 200
+    answer = pc.get(f"{service.url}/api/tickets/{ticket}", timeout=10)
+    assert answer.json()["status"] == "confirmed"
+    cookie = answer.headers["Set-Cookie"]
+    assert "Domain=corp.test" in cookie or "Domain=.corp.test" in cookie  # reaches every protected host
+    return re.match(r"qrl_session=([^;]+)", cookie).group(1)
+
+
+def visit(proxy, path="/", session=None, method="GET", headers=None):
+    """A browser's request to the protected host, through the proxy."""
+    cookie = {"Cookie": f"qrl_session={session}"} if session else {}
+    return requests.request(method, f"http://127.0.0.1:{proxy.port}{path}", allow_redirects=False, timeout=10,
+                            headers={"Host": f"{proxy.host}:{proxy.port}", "Accept": "text/html", **cookie,
+                                     **(headers or {})})
+
+
+def who(service, session) -> str:
+    """The Remote-User the service itself names for this cookie."""
+    answer = requests.get(service.url + "/auth/verify", timeout=10,
+                          headers={"Cookie": f"qrl_session={session}", "X-Original-URL": "http://wiki.corp.test/"})
+    assert answer.status_code == 200
+    return answer.headers["Remote-User"]
+
+
+def test_without_logging_in_the_browser_is_sent_to_the_qr_page_and_the_site_sees_nothing(service, site, proxy):
+    before = len(site.requests)
+    response = visit(proxy, "/docs/page?q=1")
+    assert response.status_code == 302
+    assert response.headers["Location"] == (
+        f"{service.public_url}/login?rd={quote(proxy.url('/docs/page?q=1'), safe='')}")
+    assert len(site.requests) == before
+
+
+def test_after_the_scan_the_site_learns_who_it_is(service, site, proxy, fake_wechat):
+    phone = LivePhone(service, f"{proxy.kind}-alice").login()
+    assert phone.set_profile(nickname="小明").status_code == 200
+    session = log_in(service, phone)
+    response = visit(proxy, "/docs", session)
+    assert response.status_code == 200
+    seen = response.json()["headers"]
+    assert seen["Remote-User"] == [who(service, session)] and seen["Remote-User"][0]
+    assert seen["Remote-Name"] == ["小明"]
+    assert seen["Remote-Groups"] in ([], [""]) and seen["Remote-Phone"] in ([], [""])
+    other = log_in(service, LivePhone(service, f"{proxy.kind}-bob").login())
+    assert visit(proxy, "/docs", other).json()["headers"]["Remote-User"] != seen["Remote-User"]
+
+
+def test_remote_headers_the_client_sends_never_reach_the_site(service, site, proxy):
+    forged = {"Remote-User": "admin", "Remote-Name": "Boss", "Remote-Groups": "admins",
+              "Remote-Phone": "+8613800000000"}
+    before = len(site.requests)
+    assert visit(proxy, "/docs", headers=forged).status_code == 302  # no session: forging gets nowhere
+    assert len(site.requests) == before
+
+    phone = LivePhone(service, f"{proxy.kind}-mallory").login()
+    phone.set_profile(nickname="Mallory")
+    session = log_in(service, phone)
+    seen = visit(proxy, "/docs", session, headers=forged).json()["headers"]
+    assert seen["Remote-User"] == [who(service, session)]
+    assert seen["Remote-Name"] == ["Mallory"]
+    assert seen["Remote-Groups"] in ([], [""]) and seen["Remote-Phone"] in ([], [""])
+    # Nor do they open a path kept for a group.
+    assert visit(proxy, "/admin", session, headers=forged).status_code == 403
+
+
+def test_someone_outside_the_rules_group_is_refused_and_the_site_sees_nothing(service, site, proxy):
+    session = log_in(service, LivePhone(service, f"{proxy.kind}-carol").login())
+    assert visit(proxy, "/docs", session).status_code == 200
+    before = len(site.requests)
+    assert visit(proxy, "/admin/users", session).status_code == 403
+    assert visit(proxy, "/%61dmin/users", session).status_code == 403
+    assert len(site.requests) == before
+
+
+def test_logging_out_on_the_phone_locks_the_pc_out_at_its_next_request(service, proxy):
+    phone = LivePhone(service, f"{proxy.kind}-dave").login()
+    session = log_in(service, phone)
+    assert visit(proxy, "/docs", session).status_code == 200
+    [pc] = phone.client.get("/api/mp/sessions", headers=phone.headers()).json()["sessions"]
+    assert phone.client.delete(f"/api/mp/sessions/{pc['id']}", headers=phone.headers()).status_code == 200
+    response = visit(proxy, "/docs", session)
+    assert response.status_code == 302 and response.headers["Location"].startswith(service.public_url + "/login?rd=")
+
+
+def test_a_form_post_without_a_session_is_refused(service, site, proxy):
+    before = len(site.requests)
+    response = visit(proxy, "/docs", method="POST")
+    # nginx turns every 401 into the redirect; Caddy redirects page loads only.
+    assert response.status_code == {"nginx": 302, "caddy": 401}[proxy.kind]
+    assert len(site.requests) == before
+
+
+# --- the README shows exactly the tested text --------------------------------------
+
+@pytest.mark.parametrize("name", ["nginx.conf", "Caddyfile", "traefik.yml"])
+def test_the_readme_shows_each_proxy_configuration_as_tested(name):
+    readme = (TEMPLATES.parent.parent / "README.md").read_text()
+    text = (TEMPLATES / name).read_text()
+    assert f"\n{text}```\n" in readme, f"README.md must show deploy/forward-auth/{name} verbatim"
+
+
+def test_the_remote_headers_are_those_the_proxies_copy():
+    for name in ("nginx.conf", "Caddyfile", "traefik.yml"):
+        text = (TEMPLATES / name).read_text()
+        assert all(header in text for header in IDENTITY), name
