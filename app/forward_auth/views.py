@@ -13,7 +13,7 @@ from flask import current_app, redirect, render_template, request
 
 from .. import auth, errors, protected_sites
 from ..extensions import db
-from ..web.i18n import texts
+from ..pc.i18n import texts
 from . import accounts, bp
 
 IDENTITY_HEADERS = ("Remote-User", "Remote-Name", "Remote-Groups", "Remote-Phone")

@@ -1,0 +1,35 @@
+"""What the PC page shows to be scanned: the QR's text and its images."""
+from flask import current_app, request, url_for
+
+from .. import qr, wxacode
+from ..models import Ticket
+
+
+def content(ticket_id: str) -> str:
+    """The text the QR encodes: a public URL naming the ticket, nothing secret."""
+    base = current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
+    return f"{base}/qr/{ticket_id}"
+
+
+def for_new_ticket(ticket_id: str) -> dict:
+    """The QR fields of a creation answer."""
+    fields = {
+        "qr_content": content(ticket_id),
+        "qr_svg_url": url_for("pc.ticket_qr", ticket_id=ticket_id, kind="svg"),
+        "qr_png_url": url_for("pc.ticket_qr", ticket_id=ticket_id, kind="png"),
+    }
+    if wxacode.enabled():  # the page shows WeChat's mini-program code, fetched by URL
+        fields["qr_image_url"] = fields["qr_png_url"]
+    else:  # the image comes with the ticket, so the page needs no second round trip
+        fields["qr_image_url"] = fields["qr_svg_url"]
+        fields["qr_svg"] = qr.svg(fields["qr_content"]).decode()
+    return fields
+
+
+def image(ticket: Ticket, kind: str) -> tuple[bytes, str]:
+    """(bytes, mimetype) of the ticket's image; qr.png is WeChat's mini-program code in wxacode mode."""
+    if kind == "png" and wxacode.enabled():
+        return wxacode.image(ticket)
+    if kind == "svg":
+        return qr.svg(content(ticket.id)), "image/svg+xml"
+    return qr.png(content(ticket.id)), "image/png"
