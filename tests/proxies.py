@@ -7,6 +7,7 @@ Each fixture starts its program on free loopback ports and stops it afterwards:
 """
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -15,7 +16,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from .live_server import ROOT, free_port, require_tool
+import pytest
+import requests
+
+from .live_server import ROOT, LiveServer, free_port, require_tool, wechat_env
 
 TEMPLATES = ROOT / "deploy" / "forward-auth"
 EXAMPLE_HOST = "wiki.corp.example"
@@ -145,3 +149,72 @@ def start_caddy(workdir: Path, host: str, service: str, site: str) -> Proxy:
 
 
 PROXIES = {"nginx": start_nginx, "caddy": start_caddy}
+
+
+# --- fixtures: the login service for *.corp.test, the site, and both proxies in front of it ---
+
+HOSTS = {"nginx": "wiki.corp.test", "caddy": "tool.corp.test"}
+RULES = "wiki.corp.test/admin = admins; tool.corp.test/admin = admins"
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory, fake_wechat):
+    """The login service for *.corp.test, at login.corp.test."""
+    workdir = tmp_path_factory.mktemp("forward-auth")
+    server = LiveServer(f"sqlite:///{workdir / 'live.sqlite3'}", workers=1, log_path=workdir / "gunicorn.log",
+                        env={**wechat_env(fake_wechat), "SESSION_COOKIE_DOMAIN": ".corp.test",
+                             "FORWARD_AUTH_HOSTS": ",".join(HOSTS.values()), "FORWARD_AUTH_RULES": RULES})
+    server.public_url = f"http://login.corp.test:{server.port}"
+    server.env["PUBLIC_BASE_URL"] = server.public_url
+    server.migrate().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def site():
+    echo = EchoSite()
+    yield echo
+    echo.stop()
+
+
+@pytest.fixture(scope="module")
+def proxies(service, site, tmp_path_factory):
+    started = {}
+    try:
+        for kind, start in PROXIES.items():
+            started[kind] = start(tmp_path_factory.mktemp(kind), HOSTS[kind], f"127.0.0.1:{service.port}",
+                                  site.address)
+        yield started
+    finally:
+        for proxy in started.values():
+            proxy.stop()
+
+
+@pytest.fixture(params=["nginx", "caddy"])
+def proxy(request, proxies):
+    return proxies[request.param]
+
+
+
+
+# --- a PC browser, reduced to its login cookie ---
+
+def log_in(service, phone) -> str:
+    """What a PC browser does on the login page; returns its login cookie."""
+    pc = requests.Session()
+    ticket = pc.post(service.url + "/api/tickets", timeout=10).json()["ticket_id"]
+    assert phone.scan(ticket).status_code == 200 and phone.confirm(ticket).status_code == 200
+    answer = pc.get(f"{service.url}/api/tickets/{ticket}", timeout=10)
+    assert answer.json()["status"] == "confirmed"
+    cookie = answer.headers["Set-Cookie"]
+    assert "Domain=corp.test" in cookie or "Domain=.corp.test" in cookie  # reaches every protected host
+    return re.match(r"qrl_session=([^;]+)", cookie).group(1)
+
+
+def who(service, session) -> str:
+    """The Remote-User the service itself names for this cookie."""
+    answer = requests.get(service.url + "/auth/verify", timeout=10,
+                          headers={"Cookie": f"qrl_session={session}", "X-Original-URL": "http://wiki.corp.test/"})
+    assert answer.status_code == 200
+    return answer.headers["Remote-User"]

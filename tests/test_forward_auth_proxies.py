@@ -9,63 +9,8 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from .live_server import LivePhone, LiveServer, wechat_env
-from .proxies import IDENTITY, PROXIES, TEMPLATES, EchoSite
-
-HOSTS = {"nginx": "wiki.corp.test", "caddy": "tool.corp.test"}
-RULES = "wiki.corp.test/admin = admins; tool.corp.test/admin = admins"
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory, fake_wechat):
-    """The login service for *.corp.test, at login.corp.test."""
-    workdir = tmp_path_factory.mktemp("forward-auth")
-    server = LiveServer(f"sqlite:///{workdir / 'live.sqlite3'}", workers=1, log_path=workdir / "gunicorn.log",
-                        env={**wechat_env(fake_wechat), "SESSION_COOKIE_DOMAIN": ".corp.test",
-                             "FORWARD_AUTH_HOSTS": ",".join(HOSTS.values()), "FORWARD_AUTH_RULES": RULES})
-    server.public_url = f"http://login.corp.test:{server.port}"
-    server.env["PUBLIC_BASE_URL"] = server.public_url
-    server.migrate().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def site():
-    echo = EchoSite()
-    yield echo
-    echo.stop()
-
-
-@pytest.fixture(scope="module")
-def proxies(service, site, tmp_path_factory):
-    started = {}
-    try:
-        for kind, start in PROXIES.items():
-            started[kind] = start(tmp_path_factory.mktemp(kind), HOSTS[kind], f"127.0.0.1:{service.port}",
-                                  site.address)
-        yield started
-    finally:
-        for proxy in started.values():
-            proxy.stop()
-
-
-@pytest.fixture(params=list(PROXIES))
-def proxy(request, proxies):
-    return proxies[request.param]
-
-
-def log_in(service, phone) -> str:
-    """What a PC browser does on the login page; returns its login cookie."""
-    pc = requests.Session()
-    ticket = pc.post(service.url + "/api/tickets", timeout=10).json()["ticket_id"]
-    assert phone.scan(ticket).status_code == 200 and phone.confirm(ticket).status_code == 200
-    answer = pc.get(f"{service.url}/api/tickets/{ticket}", timeout=10)
-    assert answer.json()["status"] == "confirmed"
-    cookie = answer.headers["Set-Cookie"]
-    assert "Domain=corp.test" in cookie or "Domain=.corp.test" in cookie  # reaches every protected host
-    return re.match(r"qrl_session=([^;]+)", cookie).group(1)
-
+from .live_server import LivePhone
+from .proxies import IDENTITY, TEMPLATES, log_in, proxies, proxy, service, site, who  # noqa: F401  (fixtures)
 
 def visit(proxy, path="/", session=None, method="GET", headers=None):
     """A browser's request to the protected host, through the proxy."""
@@ -73,14 +18,6 @@ def visit(proxy, path="/", session=None, method="GET", headers=None):
     return requests.request(method, f"http://127.0.0.1:{proxy.port}{path}", allow_redirects=False, timeout=10,
                             headers={"Host": f"{proxy.host}:{proxy.port}", "Accept": "text/html", **cookie,
                                      **(headers or {})})
-
-
-def who(service, session) -> str:
-    """The Remote-User the service itself names for this cookie."""
-    answer = requests.get(service.url + "/auth/verify", timeout=10,
-                          headers={"Cookie": f"qrl_session={session}", "X-Original-URL": "http://wiki.corp.test/"})
-    assert answer.status_code == 200
-    return answer.headers["Remote-User"]
 
 
 def test_without_logging_in_the_browser_is_sent_to_the_qr_page_and_the_site_sees_nothing(service, site, proxy):
