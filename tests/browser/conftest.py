@@ -9,7 +9,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from app import qr
 
-from ..live_server import ARTIFACTS, LivePhone, require_tool
+from ..support.live import ARTIFACTS, AVATAR_HOST, LivePhone, require_tool
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -17,7 +17,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 WINDOWS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 LOCALES = {"en": "en-US", "zh": "zh-CN"}
 SCREENSHOTS = ARTIFACTS / "screenshots"
-AVATAR_HOST = "https://avatars.example.test"
 
 expect.set_options(timeout=10_000)
 
