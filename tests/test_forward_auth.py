@@ -10,9 +10,9 @@ from app.config import ConfigError
 from app.extensions import db
 from app.models import LoginSession, User
 
-from .conftest import Phone, serve
-from .test_inputs import assert_error
-from .test_sessions import log_in
+from .support.apps import serve
+from .support.assertions import assert_error, log_in
+from .support.phone import Phone
 
 BASE = "https://login.corp.example"
 SITES = {

@@ -9,8 +9,8 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from .live_server import LivePhone
-from .proxies import IDENTITY, TEMPLATES, log_in, proxies, proxy, service, site, who  # noqa: F401  (fixtures)
+from .support.live import LivePhone
+from .support.proxies import IDENTITY, TEMPLATES, log_in, proxies, proxy, service, site, who  # noqa: F401  (fixtures)
 
 def visit(proxy, path="/", session=None, method="GET", headers=None):
     """A browser's request to the protected host, through the proxy."""

@@ -13,8 +13,8 @@ from playwright.sync_api import expect
 
 from app.pc.i18n import TEXT
 
-from ..live_server import LivePhone
-from ..proxies import proxies, proxy, service, site, who  # noqa: F401  (fixtures)
+from ..support.live import LivePhone
+from ..support.proxies import proxies, proxy, service, site, who  # noqa: F401  (fixtures)
 from .conftest import CHROMIUM, CHROMIUM_ARGS
 
 RESOLVE = "MAP *.corp.test 127.0.0.1, MAP evil.test 127.0.0.1"

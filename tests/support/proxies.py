@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from .live_server import ROOT, LiveServer, free_port, require_tool, wechat_env
+from bench.live_server import ROOT, LiveServer, free_port
+
+from .live import require_tool, wechat_env
 
 TEMPLATES = ROOT / "deploy" / "forward-auth"
 EXAMPLE_HOST = "wiki.corp.example"
