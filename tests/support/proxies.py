@@ -8,6 +8,7 @@ Each fixture starts its program on free loopback ports and stops it afterwards:
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -124,7 +125,8 @@ class Proxy:
 
 
 def start_nginx(workdir: Path, host: str, service: str, site: str) -> Proxy:
-    nginx = require_tool("nginx", "install Debian's nginx package to test the nginx configuration")
+    # Debian puts nginx in /usr/sbin, which is not on every user's PATH.
+    nginx = shutil.which("/usr/sbin/nginx") or require_tool("nginx", "install Debian's nginx package to test it")
     proxy = Proxy("nginx", workdir, host)
     server_block = from_template("nginx.conf", host=host, service=service, site=site,
                                  replace={"listen 80;": f"listen 127.0.0.1:{proxy.port};"})
