@@ -4,6 +4,9 @@ import re
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
 from app import create_app, protected_sites
 from app.config import ConfigError
@@ -328,3 +331,28 @@ RULES = protected_sites.load(
 def test_the_most_specific_host_then_the_longest_path_decides(host, path, groups):
     assert RULES.groups_for(host, path) == groups
     assert RULES.protects(host) == (host != "corp.example")
+
+
+# --- whatever a proxy or client puts in the headers: a clear answer, never a crash or a foreign Location ----
+
+_HEADER_TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=255, blacklist_characters="\x7f"), max_size=80)
+_URLISH = st.one_of(_HEADER_TEXT, st.builds(lambda a, b: a + b, st.sampled_from(
+    ["https://wiki.corp.example", "http://x.tools.corp.example:8080", "https://evil.test", "//", "javascript:"]),
+    _HEADER_TEXT))
+
+
+def test_any_original_url_gets_a_clear_answer_and_only_our_login_page_as_location(app):
+    client = app.test_client()
+
+    @given(url=_URLISH, host=_HEADER_TEXT, uri=_HEADER_TEXT, method=_HEADER_TEXT, mode=st.sampled_from(["", "redirect"]))
+    @examples(max_examples=150, derandomize=True, database=None, deadline=None,
+              suppress_health_check=list(HealthCheck))
+    def check(url, host, uri, method, mode):
+        headers = {"X-Original-URL": url, "X-Original-Method": method} if url else {
+            "X-Forwarded-Host": host, "X-Forwarded-Uri": uri, "X-Forwarded-Method": method}
+        response = client.get(f"/auth/verify?mode={mode}", headers=headers)
+        assert response.status_code in (302, 400, 401, 403)
+        if "Location" in response.headers:
+            assert response.headers["Location"].startswith(BASE + "/login?rd=")
+
+    check()
