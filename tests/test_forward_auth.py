@@ -186,6 +186,32 @@ def test_verifying_refreshes_last_seen_at_most_once_a_minute(app, browser, phone
     assert (last_seen() - first).total_seconds() >= 61
 
 
+@pytest.fixture
+def statements(app):
+    """The SQL statements the app sends while the test runs, as their first words."""
+    sent = []
+
+    def record(conn, cursor, statement, *args):
+        sent.append(statement.split(None, 1)[0].upper())
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    yield sent
+    sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def test_a_check_is_a_few_reads_and_writes_only_when_last_seen_is_a_minute_old(browser, phone, clock, statements):
+    log_in(browser, phone)
+    statements.clear()
+    assert verify(browser).status_code == 200
+    assert set(statements) <= {"SELECT"} and len(statements) <= 4  # the session and its user, groups, access
+    clock.advance(61)
+    statements.clear()
+    assert verify(browser).status_code == 200
+    assert statements.count("UPDATE") == 1 and set(statements) <= {"SELECT", "UPDATE"}
+
+
 # --- the login cookie reaches the protected hosts ----------------------------------
 
 def test_the_login_cookie_covers_the_parent_domain_with_the_secure_prefix(app, browser, phone):
