@@ -87,3 +87,18 @@ def test_rd_to_a_foreign_host_lands_on_the_home_page(service, proxies, page):
                            "flow-foreign", "Fred")
     expect(page).to_have_url(service.public_url + "/")
     expect(page.locator("#welcome")).to_have_text(TEXT["en"]["welcome"].format(name="Fred"))
+
+
+def test_the_logout_page_ends_access_to_every_site_at_once(service, proxies, page):
+    scan_on_the_login_page(page, service, lambda: page.goto(proxies["nginx"].url("/")), "flow-leaver", "Lea")
+    for proxy in proxies.values():  # one scan opened all of them
+        page.goto(proxy.url("/x"))
+        assert echoed(page)["headers"]["Remote-Name"] == ["Lea"]
+
+    page.goto(service.public_url + "/logout")
+    page.locator("#logout").click()
+    expect(page.locator("#logged-out")).to_have_text(TEXT["en"]["logged_out"])
+    assert not [c for c in page.context.cookies() if c["name"] == "qrl_session"]  # gone for every host
+    for proxy in proxies.values():
+        page.goto(proxy.url("/x"))
+        expect(page).to_have_url(service.public_url + "/login?rd=" + quote(proxy.url("/x"), safe=""))
