@@ -91,6 +91,7 @@ def test_rd_to_a_foreign_host_lands_on_the_home_page(service, proxies, page):
 
 def test_the_logout_page_ends_access_to_every_site_at_once(service, proxies, page):
     scan_on_the_login_page(page, service, lambda: page.goto(proxies["nginx"].url("/")), "flow-leaver", "Lea")
+    expect(page).to_have_url(proxies["nginx"].url("/"))
     for proxy in proxies.values():  # one scan opened all of them
         page.goto(proxy.url("/x"))
         assert echoed(page)["headers"]["Remote-Name"] == ["Lea"]
