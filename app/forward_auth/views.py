@@ -11,10 +11,10 @@ from urllib.parse import quote
 
 from flask import current_app, redirect, render_template, request
 
-from .. import auth, errors, protected_sites
+from .. import access, auth, errors, protected_sites, users
 from ..extensions import db
 from ..pc.i18n import texts
-from . import accounts, bp
+from . import bp
 
 IDENTITY_HEADERS = ("Remote-User", "Remote-Name", "Remote-Groups", "Remote-Phone")
 # Printable ASCII a URL may carry as is; anything else (spaces, raw UTF-8) is percent-encoded.
@@ -36,10 +36,10 @@ def verify():
     if login is None:
         return _sign_in_first(url, method)
     user = login.user
-    if not accounts.allowed(user, sites.groups_for(parts.hostname, parts.path) or None):
+    if not access.allowed(user, sites.groups_for(parts.hostname, parts.path) or None):
         return _not_for_you(user, parts.hostname)
     response = current_app.response_class(status=200)
-    values = (accounts.public_id(user), user.nickname, ",".join(accounts.groups_of(user)), accounts.phone(user))
+    values = (user.public_id, user.nickname, ",".join(users.groups_of(user)), user.phone or "")
     for name, value in zip(IDENTITY_HEADERS, values):
         # Always sent, empty when unknown: a proxy that copies only present headers
         # would otherwise pass on what the client itself wrote there.
