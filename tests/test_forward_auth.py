@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as examples
 from hypothesis import strategies as st
 
-from app import create_app, protected_sites
+from app import create_app, protected_sites, users
 from app.config import ConfigError
 from app.extensions import db
 from app.models import LoginSession, User
@@ -68,10 +68,8 @@ def test_a_logged_in_person_is_let_in_with_who_they_are(app, browser, phone):
     log_in(browser, phone)
     response = verify(browser)
     assert response.status_code == 200
-    with app.app_context():
-        user = db.session.get(User, phone.user["id"])
     remote_user = response.headers["Remote-User"]
-    assert remote_user and remote_user != user.openid  # other software never sees the WeChat openid
+    assert remote_user == phone.user["id"] and remote_user.startswith("u_")  # the public id, never the openid
     assert response.headers["Remote-Name"] == ""  # no nickname set yet: sent, but empty
     assert response.headers["Remote-Groups"] == "" and response.headers["Remote-Phone"] == ""
     assert "no-store" in response.headers["Cache-Control"]
@@ -123,6 +121,44 @@ def test_a_person_outside_the_rules_group_is_turned_away_with_a_page(browser, ph
     assert "Alice" in page.text and "wiki.corp.example" in page.text
     assert "Remote-User" not in page.headers
     assert_error(verify(browser, "https://wiki.corp.example/admin", Accept="application/json"), 403, "access_denied")
+
+
+def member_of(app, public_id, *groups):
+    with app.app_context():
+        for group in groups:
+            users.add_entry("user", public_id, group)
+        db.session.commit()
+
+
+def the_user(app, phone):
+    with app.app_context():
+        return db.session.scalar(sa.select(User).where(User.public_id == phone.user["id"]))
+
+
+def test_a_member_of_the_rules_group_enters_and_the_site_learns_the_groups(app, browser, phone):
+    log_in(browser, phone)
+    member_of(app, phone.user["id"], "ops", "admins")
+    response = verify(browser, "https://wiki.corp.example/admin/users")
+    assert response.status_code == 200
+    assert response.headers["Remote-Groups"] == "admins,ops"
+
+
+def test_a_verified_phone_number_reaches_the_site(app, browser, phone):
+    log_in(browser, phone)
+    with app.app_context():
+        users.set_verified_phone(db.session.merge(the_user(app, phone)), "+8613800000000")
+        db.session.commit()
+    assert verify(browser).headers["Remote-Phone"] == "+8613800000000"
+
+
+def test_blocking_someone_locks_them_out_of_every_site_at_once(app, browser, phone):
+    log_in(browser, phone)
+    assert verify(browser).status_code == 200
+    with app.app_context():
+        users.block(db.session.merge(the_user(app, phone)))
+        db.session.commit()
+    assert verify(browser).status_code == 401
+    assert verify(browser, "https://a.tools.corp.example/").status_code == 401
 
 
 @pytest.mark.parametrize("path", ["/admin", "/admin/", "/%61dmin", "/x/../admin", "//admin/x", "/admin%2Fusers"])

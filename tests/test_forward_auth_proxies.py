@@ -10,7 +10,8 @@ import pytest
 import requests
 
 from .support.live import LivePhone
-from .support.proxies import IDENTITY, TEMPLATES, log_in, proxies, proxy, service, site, who  # noqa: F401  (fixtures)
+from .support.proxies import (  # noqa: F401  (fixtures)
+    IDENTITY, TEMPLATES, log_in, proxies, proxy, put_in_group, service, site, who)
 
 def visit(proxy, path="/", session=None, method="GET", headers=None):
     """A browser's request to the protected host, through the proxy."""
@@ -36,7 +37,7 @@ def test_after_the_scan_the_site_learns_who_it_is(service, site, proxy, fake_wec
     response = visit(proxy, "/docs", session)
     assert response.status_code == 200
     seen = response.json()["headers"]
-    assert seen["Remote-User"] == [who(service, session)] and seen["Remote-User"][0]
+    assert seen["Remote-User"] == [phone.user["id"]] == [who(service, session)]
     assert seen["Remote-Name"] == ["小明"]
     assert seen["Remote-Groups"] in ([], [""]) and seen["Remote-Phone"] in ([], [""])
     other = log_in(service, LivePhone(service, f"{proxy.kind}-bob").login())
@@ -77,6 +78,17 @@ def test_someone_outside_the_rules_group_is_refused_and_the_site_sees_nothing(se
     assert visit(proxy, "/admin/users", session).status_code == 403
     assert visit(proxy, "/%61dmin/users", session).status_code == 403
     assert len(site.requests) == before
+
+
+def test_a_member_of_the_rules_group_enters_and_the_site_learns_the_groups(service, proxy):
+    phone = LivePhone(service, f"{proxy.kind}-erin").login()
+    session = log_in(service, phone)
+    assert visit(proxy, "/admin/users", session).status_code == 403
+    put_in_group(service, phone.user["id"], "admins")
+    response = visit(proxy, "/admin/users", session)
+    assert response.status_code == 200
+    assert response.json()["headers"]["Remote-User"] == [phone.user["id"]]
+    assert response.json()["headers"]["Remote-Groups"] == ["admins"]
 
 
 def test_logging_out_on_the_phone_locks_the_pc_out_at_its_next_request(service, proxy):

@@ -63,7 +63,7 @@ def test_scan_to_enter_a_protected_site_and_the_phone_locks_it_again(service, pr
     session = next(c["value"] for c in page.context.cookies() if c["name"] == "qrl_session")
     seen = echoed(page)
     assert seen["path"] == "/docs/page?q=1"
-    assert seen["headers"]["Remote-User"] == [who(service, session)]
+    assert seen["headers"]["Remote-User"] == [phone.user["id"]] == [who(service, session)]
     assert seen["headers"]["Remote-Name"] == ["Alice"]
 
     [pc] = phone.client.get("/api/mp/sessions", headers=phone.headers()).json()["sessions"]

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from bench.live_server import ROOT, LiveServer, free_port
+from bench.live_server import BIN, ROOT, LiveServer, free_port
 
 from .live import require_tool, wechat_env
 
@@ -245,3 +245,9 @@ def who(service, session) -> str:
                           headers={"Cookie": f"qrl_session={session}", "X-Original-URL": "http://wiki.corp.test/"})
     assert answer.status_code == 200
     return answer.headers["Remote-User"]
+
+
+def put_in_group(service, public_id: str, group: str) -> None:
+    """What an administrator does: `flask users allow --id <user> --group <group>` on the service's database."""
+    subprocess.run([str(BIN / "flask"), "--app", "wsgi", "users", "allow", "--id", public_id, "--group", group],
+                   cwd=ROOT, env=service.env, check=True, capture_output=True, timeout=60)
