@@ -362,7 +362,8 @@ async def _disk_full(server: LiveServer, disk):
     port = server.port
     cookie, before = await create_tickets(port, 20)
     filler = disk / "filler"
-    with open(filler, "wb") as out:  # something else on the box writes until the disk is full
+    # Unbuffered: a short write at the very end must not leave bytes for close() to fail on.
+    with open(filler, "wb", buffering=0) as out:  # something else on the box writes until the disk is full
         try:
             while True:
                 out.write(b"\0" * 65536)
