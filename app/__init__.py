@@ -7,7 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import config as config_mod
 from . import tickets, wakeups
 from .errors import register_errorhandlers
-from .extensions import db, migrate
+from .extensions import db, discard_session, migrate
 
 # Pages may only be framed by nobody: a login QR inside a foreign frame is QRLJacking.
 CONTENT_SECURITY_POLICY = (
@@ -39,6 +39,8 @@ def create_app(config: dict | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     """The database, migrations and the wake-up hub, bound to this app."""
     db.init_app(app)
+    # Teardowns run last-registered first: this one ends the session before Flask-SQLAlchemy's.
+    app.teardown_appcontext(discard_session)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
                      render_as_batch=True)
     wakeups.init_app(app, catch_up=tickets.changed_since, changes=tickets.moved_in)

@@ -9,7 +9,7 @@ from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
 from . import metrics
-from .extensions import db
+from .extensions import db, discard_session
 
 
 class ApiError(Exception):
@@ -254,7 +254,7 @@ def rollback() -> None:
     try:
         db.session.rollback()
     except sa.exc.SQLAlchemyError:
-        db.session.remove()
+        discard_session()
 
 
 def register_errorhandlers(app):

@@ -4,6 +4,7 @@ import sqlite3
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -26,6 +27,18 @@ class Base(DeclarativeBase):
 # (tickets.get uses populate_existing).
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
+
+
+def discard_session(exc=None) -> None:
+    """End the request's session even when its connection died under it (the pool replaces it).
+
+    Registered as the app's last teardown, so a database restarting after the
+    answer was built cannot turn that answer into a 500.
+    """
+    try:
+        db.session.remove()
+    except SQLAlchemyError:
+        db.session.registry.clear()
 
 
 @event.listens_for(Engine, "connect")
