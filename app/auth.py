@@ -4,7 +4,7 @@ from functools import wraps
 
 import sqlalchemy as sa
 from flask import current_app, g, request
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, Signer, URLSafeTimedSerializer
 
 from . import clock, errors
 from .extensions import db
@@ -19,15 +19,31 @@ TOUCH_EVERY = timedelta(seconds=60)
 # --- the browser binding: which browser created a ticket ---------------------
 
 def browser_secret() -> str | None:
-    """The secret in the browser's binding cookie, if it sent a plausible one."""
-    secret = request.cookies.get(current_app.config["BIND_COOKIE_NAME"])
-    return secret if secret and len(secret) <= 128 else None
+    """The secret in the browser's binding cookie, if this server issued it.
+
+    The cookie carries the secret and the server's signature of it: a value someone
+    planted in the browser (cookie fixation, so that they could poll its tickets)
+    is not signed and counts as no cookie at all.
+    """
+    value = request.cookies.get(current_app.config["BIND_COOKIE_NAME"])
+    if not value or len(value) > 256:
+        return None
+    try:
+        return _bind_signer().unsign(value).decode()
+    except BadSignature:
+        return None
 
 
 def browser_binding() -> tuple[str, str]:
     """(secret, hash) binding a new ticket to this browser; a browser keeps one secret for all its tabs."""
     secret = browser_secret() or new_secret()
     return secret, hash_secret(secret)
+
+
+def _bind_signer() -> Signer:
+    cfg = current_app.config
+    # Signs with the newest key and accepts the older ones, like the mini-program tokens.
+    return Signer([*cfg.get("SECRET_KEY_FALLBACKS", []), cfg["SECRET_KEY"]], salt="qrlogin.browser-binding")
 
 
 def check_bound(browser_hash: str) -> None:
@@ -39,7 +55,7 @@ def check_bound(browser_hash: str) -> None:
 def set_bind_cookie(response, secret: str) -> None:
     cfg = current_app.config
     # Reused across tabs of one browser, so several open login pages all keep working.
-    response.set_cookie(cfg["BIND_COOKIE_NAME"], secret, path="/", secure=cfg["COOKIE_SECURE"],
+    response.set_cookie(cfg["BIND_COOKIE_NAME"], _bind_signer().sign(secret).decode(), path="/", secure=cfg["COOKIE_SECURE"],
                         httponly=True, samesite="Lax")
 
 
@@ -87,6 +103,22 @@ def end_session(login: LoginSession) -> None:
         .where(LoginSession.id == login.id, LoginSession.ended_at.is_(None))
         .values(ended_at=clock.utcnow())
     )
+
+
+def end_all_sessions(user_id: int) -> int:
+    """Log the user out everywhere: every PC session ends and every mini-program token stops working.
+
+    Two conditional UPDATEs in the caller's transaction; returns how many PC sessions ended.
+    """
+    now = clock.utcnow()
+    ended = db.session.execute(
+        sa.update(LoginSession)
+        .where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None))
+        .values(ended_at=now),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    revoke_mp_tokens(user_id)
+    return ended
 
 
 def live_sessions(user_id: int) -> list[LoginSession]:
@@ -167,6 +199,14 @@ def issue_mp_token(user: User) -> tuple[str, int]:
     return _serializer().dumps({"u": user.id, "v": user.token_version}), ttl
 
 
+def revoke_mp_tokens(user_id: int) -> None:
+    """Every mini-program token issued to the user so far gets 401 token_revoked from now on."""
+    db.session.execute(
+        sa.update(User).where(User.id == user_id).values(token_version=User.token_version + 1),
+        execution_options={"synchronize_session": False},
+    )
+
+
 def mp_user() -> User:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -181,8 +221,10 @@ def mp_user() -> User:
     if not isinstance(data, dict):
         raise errors.InvalidToken()
     user = db.session.get(User, data.get("u")) if isinstance(data.get("u"), int) else None
-    if user is None or user.token_version != data.get("v"):
+    if user is None:
         raise errors.InvalidToken()
+    if user.token_version != data.get("v"):
+        raise errors.TokenRevoked()
     return user
 
 

@@ -45,8 +45,12 @@ class LiveServer:
             "WEB_CONCURRENCY": str(workers),
             # These tests play many browsers from one address: no per-address limits.
             "TICKET_RATE_LIMIT": "",
-            "MAX_PENDING_TICKETS_PER_IP": "0",
+            "TICKET_RATE_LIMIT_PER_ADDRESS": "",
+            "MAX_OPEN_TICKETS_PER_BROWSER": "0",
+            "MAX_OPEN_TICKETS_PER_ADDRESS": "0",
             "POLL_RATE_LIMIT": "",
+            "QR_IMAGE_RATE_LIMIT": "",
+            "MP_LOGIN_RATE_LIMIT": "",
             **{key: str(value) for key, value in (env or {}).items()},
         }
         self.env.pop("PUBLIC_BASE_URL", None)

@@ -16,6 +16,7 @@ from app import create_app
 from app.extensions import db
 from app.models import LoginSession
 
+from ..support.apps import NO_LIMITS
 from ..support.assertions import cookie_value
 from ..support.phone import Phone
 
@@ -140,7 +141,7 @@ def build_machine(app, phones, clock):
 
 
 def test_property_13_login_state_machine_keeps_its_invariants(config, clock):
-    app = create_app({**config, "TICKET_RATE_LIMIT": "", "MAX_PENDING_TICKETS_PER_IP": 0, "POLL_RATE_LIMIT": ""})
+    app = create_app({**config, **NO_LIMITS})
     app.testing = False  # a 5xx must come back as an answer, not as an exception in the test
     phones = [Phone(app.test_client(), "ok-alice").login(), Phone(app.test_client(), "ok-bob").login()]
     machine = build_machine(app, phones, clock)
