@@ -40,7 +40,7 @@ OPEN = (PENDING, SCANNED)  # shown on a PC and not yet decided: what the caps co
 
 
 def create(browser_hash: str, pc_ip: str, pc_user_agent: str, *, pc_net: str | None = None,
-           max_per_browser: int = 0, max_per_net: int = 0) -> Ticket:
+           max_per_browser: int = 0, max_per_net: int = 0, oidc_request_id: str | None = None) -> Ticket:
     """A new pending ticket; refused when its browser already holds `max_per_browser` open
     (pending or scanned, unexpired) tickets, or its network `max_per_net` (0: no cap).
 
@@ -68,6 +68,7 @@ def create(browser_hash: str, pc_ip: str, pc_user_agent: str, *, pc_net: str | N
         pc_ip=pc_ip,
         pc_net=pc_net,
         pc_user_agent=pc_user_agent[:512],
+        oidc_request_id=oidc_request_id,
     )
     db.session.add(ticket)
     db.session.flush()

@@ -1,9 +1,11 @@
 """PC browser API: create a login ticket, long-poll it, read and end the session."""
-from flask import current_app, jsonify, make_response
+from flask import current_app, jsonify, make_response, request
 
 from .. import auth, errors, longpoll, tickets
 from ..extensions import db
-from ..inputs import choice_arg, client_ip, client_key, json_body, number_arg, same_site_only, user_agent
+from ..inputs import (choice_arg, client_ip, client_key, json_body, number_arg, require_json, same_site_only,
+                      text_field, user_agent)
+from ..provider import pending
 from ..security import hash_secret
 from . import bp, qrcodes
 
@@ -19,13 +21,27 @@ def create_ticket():
     secret, browser_hash = auth.browser_binding()
     ticket = tickets.create(browser_hash, client_ip(), user_agent(), pc_net=client_key(),
                             max_per_browser=cfg["MAX_OPEN_TICKETS_PER_BROWSER"],
-                            max_per_net=cfg["MAX_OPEN_TICKETS_PER_ADDRESS"])
+                            max_per_net=cfg["MAX_OPEN_TICKETS_PER_ADDRESS"],
+                            oidc_request_id=_authorization_request(browser_hash))
     db.session.commit()
     body = {**ticket.to_dict(), **qrcodes.for_new_ticket(ticket.id),
             "poll_max_wait": current_app.config["POLL_MAX_WAIT_SECONDS"]}
     response = make_response(jsonify(body), 201)
     auth.set_bind_cookie(response, secret)
     return response
+
+
+def _authorization_request(browser_hash: str) -> str | None:
+    """The id of this browser's pending OpenID Connect request the login is for, if the page names one."""
+    if not request.content_length:
+        return None
+    request_id = text_field(json_body(), "authorization_request", max_len=32, required=False)
+    if request_id is None:
+        return None
+    row = pending.find(request_id, browser_hash)
+    if row is None:
+        raise errors.InvalidRequest("'authorization_request' names no pending login request of this browser.")
+    return row.id
 
 
 @bp.get("/api/tickets/<ticket_id>/qr.<kind>")

@@ -2,8 +2,7 @@
 open tickets are counted per browser and per network.
 
 Revision ID: 0006
-Revises: 0002 (the chain is 0002 -> 0003 accounts -> 0004 OIDC -> 0005 Official Account -> 0006
-once those are in; down_revision names the newest one present)
+Revises: 0004 (0005, the Official Account, comes between once it lands)
 Create Date: 2026-11-24 10:00:00.000000
 
 """
@@ -13,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0006'
-down_revision = '0002'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
