@@ -46,10 +46,18 @@ def browser_binding() -> tuple[str, str]:
     return secret, hash_secret(secret)
 
 
+_BIND_SALT = "qrlogin.browser-binding"
+
+
 def _bind_signer() -> Signer:
     cfg = current_app.config
     # Signs with the newest key and accepts the older ones, like the mini-program tokens.
-    return Signer([*cfg.get("SECRET_KEY_FALLBACKS", []), cfg["SECRET_KEY"]], salt="qrlogin.browser-binding")
+    return Signer([*cfg.get("SECRET_KEY_FALLBACKS", []), cfg["SECRET_KEY"]], salt=_BIND_SALT)
+
+
+def signed_binding(secret: str, secret_key: str) -> str:
+    """The binding cookie's value for `secret` as a server with `secret_key` issues it (for tools)."""
+    return Signer(secret_key, salt=_BIND_SALT).sign(secret).decode()
 
 
 def check_bound(browser_hash: str) -> None:

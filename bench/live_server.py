@@ -16,6 +16,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 START_TIMEOUT = 30
+SECRET_KEY = "live-server-test-key"  # known to the benchmark, which binds tickets it seeds itself
 
 
 def free_port() -> int:
@@ -39,7 +40,7 @@ class LiveServer:
         self.env = {
             **os.environ,
             "APP_ENV": "development",
-            "SECRET_KEY": "live-server-test-key",
+            "SECRET_KEY": SECRET_KEY,
             "DATABASE_URL": database_url,
             "BIND": f"127.0.0.1:{self.port}",
             "WEB_CONCURRENCY": str(workers),
