@@ -21,31 +21,26 @@ def read_body_first() -> None:
     """
     if request.content_length == 0 or request.method in ("GET", "HEAD", "OPTIONS"):
         return
-    timeout = _green_timeout(current_app.config["BODY_TIMEOUT_SECONDS"])
+    if not _green():  # a thread or process per request: a slow body blocks only itself
+        request.get_data(cache=True)
+        return
+    from gevent import Timeout
+
+    deadline = Timeout(current_app.config["BODY_TIMEOUT_SECONDS"])
     try:
-        with timeout:
+        with deadline:
             request.get_data(cache=True)
-    except type(timeout) as exc:
-        if exc is not timeout:
+    except Timeout as exc:
+        if exc is not deadline:
             raise
         raise errors.BodyTimeout() from None
 
 
-def _green_timeout(seconds: float):
-    """A gevent Timeout when this worker is gevent's; else nothing (threads block only themselves)."""
-    try:
-        from gevent import Timeout, monkey
-    except ImportError:  # pragma: no cover - gevent is a dependency
-        return _NoTimeout()
-    return Timeout(seconds) if monkey.is_module_patched("socket") else _NoTimeout()
+def _green() -> bool:
+    """True in a gevent worker (sockets patched), where one greenlet serves each request."""
+    from gevent import monkey
 
-
-class _NoTimeout(Exception):
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
+    return monkey.is_module_patched("socket")
 
 
 def client_ip() -> str:
