@@ -119,11 +119,20 @@ def end_session(login: LoginSession) -> None:
     )
 
 
-def end_all_sessions(user_id: int) -> int:
-    """Log the user out everywhere: every PC session ends and every mini-program token stops working.
+def live_sessions(user_id: int) -> list[LoginSession]:
+    """The user's PC sessions that are still logged in, most recently used first."""
+    return list(db.session.scalars(
+        sa.select(LoginSession)
+        .where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None),
+               LoginSession.expires_at > clock.utcnow())
+        .order_by(LoginSession.last_seen_at.desc(), LoginSession.id.desc())
+    ))
 
-    Two conditional UPDATEs in the caller's transaction; returns how many PC sessions ended.
-    """
+
+def end_all_sessions(user_id: int) -> int:
+    """End every PC session of the user and revoke every mini-program token (block, log out everywhere).
+
+    Returns the number of PC sessions ended. The caller commits."""
     now = clock.utcnow()
     ended = db.session.execute(
         sa.update(LoginSession)
@@ -133,16 +142,6 @@ def end_all_sessions(user_id: int) -> int:
     ).rowcount
     revoke_mp_tokens(user_id)
     return ended
-
-
-def live_sessions(user_id: int) -> list[LoginSession]:
-    """The user's PC sessions that are still logged in, most recently used first."""
-    return list(db.session.scalars(
-        sa.select(LoginSession)
-        .where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None),
-               LoginSession.expires_at > clock.utcnow())
-        .order_by(LoginSession.last_seen_at.desc(), LoginSession.id.desc())
-    ))
 
 
 def end_user_session(user_id: int, session_id: int) -> bool:
@@ -214,7 +213,9 @@ def issue_mp_token(user: User) -> tuple[str, int]:
 
 
 def revoke_mp_tokens(user_id: int) -> None:
-    """Every mini-program token issued to the user so far gets 401 token_revoked from now on."""
+    """Every mini-program token issued to the user so far gets 401 token_revoked from now on.
+
+    Tokens carry the version they were issued under; bumping it voids them all."""
     db.session.execute(
         sa.update(User).where(User.id == user_id).values(token_version=User.token_version + 1),
         execution_options={"synchronize_session": False},

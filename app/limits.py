@@ -57,6 +57,11 @@ def register_limits(app: Flask) -> None:
     wrap("pc.ticket_qr", "QR_IMAGE_RATE_LIMIT", _browser_key)
     wrap("mp.login", "MP_LOGIN_RATE_LIMIT", _ip_key)
 
+    if app.config.get("PHONE_RATE_LIMIT"):
+        # Per user: each phone-number check costs the company money.
+        limit = limiter.limit(app.config["PHONE_RATE_LIMIT"], key_func=_mp_user_key)
+        views["mp.phone"] = limit(views["mp.phone"])
+
     @app.errorhandler(RateLimitExceeded)
     def rate_limited(exc: RateLimitExceeded):
         error = _BREACH_ERRORS.get(request.endpoint, errors.RateLimited)
@@ -73,6 +78,13 @@ def _browser_key() -> str:
     # it then, so dropping cookies does not reset the count.
     secret = auth.browser_secret()
     return "b:" + hash_secret(secret)[:32] if secret else _ip_key()
+
+
+def _mp_user_key() -> str:
+    try:
+        return f"user:{auth.mp_user().id}"
+    except errors.ApiError:  # the view answers 401; count it by address meanwhile
+        return "ip:" + _ip_key()
 
 
 def _poll_key() -> str:
