@@ -106,6 +106,7 @@ class Ticket(db.Model):
            |                 +--cancel--> cancelled
            +--(expires_at passes while pending, scanned or confirmed)--> expired
            +--(the person who scans may not log in: at scan, confirm or pick-up)--> denied
+           +--(the bound browser drops it, "not you?", until picked up)--> cancelled
 
     `browser_hash` binds the ticket to the browser that created it: only that
     browser may poll it or receive the session it yields.
