@@ -1,4 +1,5 @@
 """Flask extensions, created unbound so models and blueprints can import them."""
+import os
 import sqlite3
 
 from flask_migrate import Migrate
@@ -51,4 +52,17 @@ def _sqlite_for_concurrency(dbapi_connection, connection_record):
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    files = [row[2] for row in cursor.execute("PRAGMA database_list") if row[2]]
     cursor.close()
+    for path in files:
+        private_file(path)  # SQLite gives the -wal and -shm files the same mode
+
+
+def private_file(path: str) -> None:
+    """Readable by this user only (logins and sessions are in there); others' files are left alone."""
+    try:
+        info = os.stat(path)
+        if info.st_uid == os.geteuid() and info.st_mode & 0o077:
+            os.chmod(path, info.st_mode & 0o700)
+    except OSError:
+        pass

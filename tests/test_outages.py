@@ -255,7 +255,7 @@ async def _all_new_workers(server: LiveServer, old: set) -> bool:
 def test_redis_away_and_back(tmp_path, migrated_sqlite):
     redis_server = PrivateRedis(tmp_path).start()
     server = sqlite_server(tmp_path, migrated_sqlite, RATELIMIT_STORAGE_URI=redis_server.url,
-                           TICKET_RATE_LIMIT="5/minute", PROXY_FIX_HOPS="1")
+                           TICKET_RATE_LIMIT_PER_ADDRESS="5/minute", PROXY_FIX_HOPS="1")
     try:
         with server:
             run_scenario(_redis_away_and_back(server, redis_server))
