@@ -33,6 +33,10 @@ _COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 DEV_SECRET_FILE = "secret_key"
 
 log = logging.getLogger("app.config")
+RATE_SETTINGS = ("TICKET_RATE_LIMIT", "TICKET_RATE_LIMIT_PER_ADDRESS", "POLL_RATE_LIMIT", "QR_IMAGE_RATE_LIMIT",
+                 "MP_LOGIN_RATE_LIMIT", "PHONE_RATE_LIMIT")
+# Where WeChat serves profile pictures; AVATAR_HOSTS adds the service's own storage.
+WECHAT_AVATAR_HOSTS = ("thirdwx.qlogo.cn", "wx.qlogo.cn", "mmbiz.qpic.cn")
 
 
 class ConfigError(NoAppException):
@@ -94,6 +98,9 @@ class Reader:
 
     def networks(self, name, default):
         return self._read(lambda environ, n: _networks(environ.get(n, default), n), name, [])
+
+    def hosts(self, name):
+        return self._read(_hosts, name, [])
 
     def flag(self, name):
         return self._read(_flag, name, False)
@@ -167,6 +174,14 @@ def _colour(environ, name, default):
     return value.lower()
 
 
+def _hosts(environ, name) -> list:
+    hosts = [h.strip().lower() for h in (environ.get(name) or "").split(",") if h.strip()]
+    for host in hosts:
+        if "/" in host or ":" in host or " " in host:
+            raise ConfigError(f"{name} lists host names only (like cdn.example.com), got {host!r}")
+    return hosts
+
+
 def _networks(raw: str, name: str) -> list:
     try:
         return [ipaddress.ip_network(part.strip(), strict=False) for part in raw.split(",") if part.strip()]
@@ -236,6 +251,9 @@ def from_env(environ=None, instance_path=".", problems: list | None = None) -> d
         "MP_TOKEN_TTL_SECONDS": read.int("MP_TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=60),
         # The API's bodies are tiny; anything bigger is refused with a JSON 413.
         "MAX_CONTENT_LENGTH": 1024 * 1024,
+        # A body must have arrived this long after the headers (gevent workers), or the
+        # request gets 408: a client trickling its body holds nothing but its own greenlet.
+        "BODY_TIMEOUT_SECONDS": read.float("BODY_TIMEOUT_SECONDS", 10.0, minimum=0.1),
         # --- wake-ups (app/wakeups.py) ---
         # How often each process looks for changes made by other processes.
         "WAKE_CHECK_SECONDS": read.float("WAKE_CHECK_SECONDS", 0.5, minimum=0.01),
@@ -258,6 +276,8 @@ def from_env(environ=None, instance_path=".", problems: list | None = None) -> d
         "WECHAT_RETRY_BACKOFF_SECONDS": read.float("WECHAT_RETRY_BACKOFF_SECONDS", 0.2),
         # The access token is renewed this long before WeChat says it expires.
         "WECHAT_TOKEN_MARGIN_SECONDS": read.int("WECHAT_TOKEN_MARGIN_SECONDS", 300),
+        # Hosts (besides WeChat's) avatar URLs may point to, e.g. your own storage; comma-separated.
+        "AVATAR_HOSTS": read.hosts("AVATAR_HOSTS"),
         # --- how the pages look (app/pc/branding.py) ---
         # Also named in refusals ("this account may not log in to <site>"); default: PUBLIC_BASE_URL's host.
         "SITE_NAME": read.text("SITE_NAME"),
@@ -269,9 +289,19 @@ def from_env(environ=None, instance_path=".", problems: list | None = None) -> d
         # phone-width screens, where the page's own QR cannot be scanned.
         "MINIPROGRAM_LINK": read.url("MINIPROGRAM_LINK"),
         # --- abuse limits (app/limits.py); an empty rate or 0 turns one off ---
-        "TICKET_RATE_LIMIT": read.rate("TICKET_RATE_LIMIT", "30/minute"),
-        "MAX_PENDING_TICKETS_PER_IP": read.int("MAX_PENDING_TICKETS_PER_IP", 20),
+        # Counted per browser first; one address (an IPv6 /64) gets a ceiling far higher,
+        # so an office of a few hundred people behind one NAT is never refused.
+        "TICKET_RATE_LIMIT": read.rate("TICKET_RATE_LIMIT", "20/minute"),
+        "TICKET_RATE_LIMIT_PER_ADDRESS": read.rate("TICKET_RATE_LIMIT_PER_ADDRESS", "600/minute"),
+        "MAX_OPEN_TICKETS_PER_BROWSER": read.int("MAX_OPEN_TICKETS_PER_BROWSER", 10),
+        "MAX_OPEN_TICKETS_PER_ADDRESS": read.int("MAX_OPEN_TICKETS_PER_ADDRESS", 1000),
         "POLL_RATE_LIMIT": read.rate("POLL_RATE_LIMIT", "120/minute"),
+        # Long-polls held at once on one ticket (per worker); the page holds one.
+        "MAX_WAITING_POLLS_PER_TICKET": read.int("MAX_WAITING_POLLS_PER_TICKET", 4),
+        # QR images per browser (in wxacode mode each new one is a call to WeChat).
+        "QR_IMAGE_RATE_LIMIT": read.rate("QR_IMAGE_RATE_LIMIT", "30/minute"),
+        # Mini-program sign-ins per address: each one spends WeChat quota and a write.
+        "MP_LOGIN_RATE_LIMIT": read.rate("MP_LOGIN_RATE_LIMIT", "60/minute"),
         # Shared by all workers and machines in production: redis://host:6379/N.
         "RATELIMIT_STORAGE_URI": read.text("RATELIMIT_STORAGE_URI", "memory://"),
         # While that store is unreachable, each process counts in its own memory
@@ -329,7 +359,7 @@ def finalize(config: dict, instance_path=".", problems: list | None = None) -> N
     _finalize_keys(config, instance_path, found)
     _finalize_database(config, found)
     _finalize_cookies(config)
-    for name in ("TICKET_RATE_LIMIT", "POLL_RATE_LIMIT", "PHONE_RATE_LIMIT"):
+    for name in RATE_SETTINGS:
         _collect(found, _check_rate, name, config.get(name) or "")
     if isinstance(config.get("METRICS_ALLOW_IPS"), str):  # a test or caller passed the raw text
         config["METRICS_ALLOW_IPS"] = _collect(found, _networks, config["METRICS_ALLOW_IPS"], "METRICS_ALLOW_IPS")

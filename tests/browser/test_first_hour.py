@@ -23,16 +23,16 @@ def problem(lang, code, **values):
 
 @pytest.mark.parametrize("lang", ["en", "zh-CN", "zh-TW"])
 def test_too_many_open_codes_is_explained_not_blamed_on_the_network(start_live_server, open_login_page, lang):
-    server = start_live_server(MAX_PENDING_TICKETS_PER_IP="1")
+    server = start_live_server(MAX_OPEN_TICKETS_PER_BROWSER="1")
     first = open_login_page(server, "desktop", lang)
     expect(first.status).to_have_text(words(lang, "pending", app=TEXT[lang]["app_wechat"]))
 
-    second = first.page.context.new_page()  # a colleague behind the same address, or a second tab
+    second = first.page.context.new_page()  # a second tab of the same browser
     with second.expect_response(lambda r: r.url.endswith("/api/tickets")) as refused:
         second.goto("/login")
     assert refused.value.status == 429
     status = second.locator("#qrl-status")
-    expect(status).to_have_text(problem(lang, "too_many_pending_tickets"))
+    expect(status).to_have_text(problem(lang, "too_many_open_tickets"))
     expect(status).to_have_class(re.compile(r"\bproblem\b"))
     second.screenshot(path=SCREENSHOTS / f"refused-too-many-codes-desktop-{lang}.png")
 
@@ -41,6 +41,7 @@ def test_too_many_open_codes_is_explained_not_blamed_on_the_network(start_live_s
     (500, {"error": {"code": "internal_error", "message": "Something went wrong on our side."}}, "internal_error"),
     (503, {"error": {"code": "not_ready", "message": "The service is not ready."}}, "not_ready"),
     (429, {"error": {"code": "rate_limited", "message": "Too many requests"}}, "rate_limited"),
+    (429, {"error": {"code": "too_many_pending_tickets", "message": "Too many"}}, "too_many_pending_tickets"),
     (502, "<html>Bad Gateway</html>", "server"),  # a proxy's page, no JSON
 ])
 def test_each_server_error_says_what_happened(live_server, open_login_page, status, body, code):
