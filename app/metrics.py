@@ -28,6 +28,9 @@ WAKE_LATENCY = Histogram(
     "qrlogin_wake_latency_seconds", "From a committed ticket change to the waiting poll's answer.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+WAKEUPS_LOST = Counter(
+    "qrlogin_wakeups_lost",
+    "Cross-worker wake-ups given up on (the page then hears at the next periodic check). Should stay 0.")
 WECHAT_CALLS = Counter("qrlogin_wechat_calls", "WeChat API calls by endpoint and result.", ["endpoint", "result"])
 WECHAT_SECONDS = Histogram("qrlogin_wechat_call_seconds", "Time WeChat took to answer, by endpoint.", ["endpoint"])
 
@@ -67,6 +70,10 @@ def poll_woken(ticket, since: str) -> None:
     """A waiting poll is about to answer: how long after the change did it learn of it?"""
     if ticket.status != since and ticket.status in _WOKEN_BY:
         WAKE_LATENCY.observe(max(0.0, (clock.utcnow() - ticket.updated_at).total_seconds()))
+
+
+def wakeups_lost(count: int) -> None:
+    WAKEUPS_LOST.inc(count)
 
 
 def wechat_call(endpoint: str, result: str, seconds: float) -> None:
