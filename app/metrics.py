@@ -31,6 +31,9 @@ WAKE_LATENCY = Histogram(
 WAKEUPS_LOST = Counter(
     "qrlogin_wakeups_lost",
     "Cross-worker wake-ups given up on (the page then hears at the next periodic check). Should stay 0.")
+WAKEUPS_RESENT = Counter(
+    "qrlogin_wakeups_resent",
+    "Cross-worker wake-ups sent again because the other worker's socket queue was full.")
 WECHAT_CALLS = Counter("qrlogin_wechat_calls", "WeChat API calls by endpoint and result.", ["endpoint", "result"])
 WECHAT_SECONDS = Histogram("qrlogin_wechat_call_seconds", "Time WeChat took to answer, by endpoint.", ["endpoint"])
 
@@ -70,6 +73,10 @@ def poll_woken(ticket, since: str) -> None:
     """A waiting poll is about to answer: how long after the change did it learn of it?"""
     if ticket.status != since and ticket.status in _WOKEN_BY:
         WAKE_LATENCY.observe(max(0.0, (clock.utcnow() - ticket.updated_at).total_seconds()))
+
+
+def wakeups_resent(count: int) -> None:
+    WAKEUPS_RESENT.inc(count)
 
 
 def wakeups_lost(count: int) -> None:

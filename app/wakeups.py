@@ -425,6 +425,7 @@ class LocalSocketChannel(_Channel):
             now = time.monotonic()
             for peer, box in boxes.items():
                 if self._send(sender, peer, list(box)):
+                    metrics.wakeups_resent(len(box))
                     continue
                 kept = {tid: since for tid, since in box.items() if now - since < self.GIVE_UP_SECONDS}
                 if len(kept) < len(box):
