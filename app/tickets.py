@@ -36,7 +36,8 @@ LIVE = (PENDING, SCANNED, CONFIRMED)  # may still change; expire when expires_at
 _CHANGES_KEY = "qrlogin_ticket_changes"  # session.info: [(ticket id, status reached)] until commit
 
 
-def create(browser_hash: str, pc_ip: str, pc_user_agent: str, *, max_pending: int = 0) -> Ticket:
+def create(browser_hash: str, pc_ip: str, pc_user_agent: str, *, max_pending: int = 0,
+           oidc_request_id: str | None = None) -> Ticket:
     """A new pending ticket; refused when `pc_ip` already holds `max_pending` unused ones (0: no cap).
 
     The insert comes first and the count after it, in one transaction: SQLite's
@@ -58,6 +59,7 @@ def create(browser_hash: str, pc_ip: str, pc_user_agent: str, *, max_pending: in
         expires_at=now + timedelta(seconds=current_app.config["TICKET_TTL_SECONDS"]),
         pc_ip=pc_ip,
         pc_user_agent=pc_user_agent[:512],
+        oidc_request_id=oidc_request_id,
     )
     db.session.add(ticket)
     db.session.flush()
