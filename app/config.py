@@ -216,8 +216,12 @@ def _finalize_database(config: dict) -> None:
         uri = "postgresql+psycopg://" + uri[len("postgresql://"):]
     config["SQLALCHEMY_DATABASE_URI"] = uri
     if uri.startswith("sqlite"):
-        # Busy waits are handled by SQLite itself (busy_timeout, see extensions.py).
-        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 15}})
+        # Waits for the write lock happen in Python, so gevent runs other requests meanwhile
+        # (YieldingSqliteConnection, see extensions.py).
+        from .extensions import YieldingSqliteConnection
+
+        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS",
+                          {"connect_args": {"timeout": 15, "factory": YieldingSqliteConnection}})
     else:
         # No pre-ping (a round trip before every request): a connection the server dropped
         # fails one request, and SQLAlchemy then replaces the whole pool. No overflow:

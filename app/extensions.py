@@ -1,5 +1,6 @@
 """Flask extensions, created unbound so models and blueprints can import them."""
 import sqlite3
+import time
 
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -28,14 +29,57 @@ db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 
 
+# How long a statement waits for another process's write to finish before it fails.
+SQLITE_BUSY_SECONDS = 15.0
+
+
+class YieldingSqliteCursor(sqlite3.Cursor):
+    """Waits for SQLite's write lock by sleeping in Python, not inside SQLite.
+
+    SQLite's own busy handler sleeps in C, which under gevent freezes every request
+    of the worker while one of them waits for another worker's write. Here the
+    wait is time.sleep, which gevent turns into a pause of this request alone.
+    Only the first write of a transaction can find the lock taken (pysqlite begins
+    a transaction just before it), and no read snapshot is held yet, so running
+    that statement again is safe.
+    """
+
+    def execute(self, *args):
+        return _when_unlocked(super().execute, args)
+
+    def executemany(self, *args):
+        return _when_unlocked(super().executemany, args)
+
+
+class YieldingSqliteConnection(sqlite3.Connection):
+    def cursor(self, factory=YieldingSqliteCursor):
+        return super().cursor(factory)
+
+
+def _when_unlocked(run, args):
+    deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+    pause = 0.0005
+    while True:
+        try:
+            return run(*args)
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.02)
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_for_concurrency(dbapi_connection, connection_record):
-    """WAL lets readers run beside one writer; busy_timeout makes writers queue, not fail."""
+    """WAL lets readers run beside one writer; writers queue (YieldingSqliteCursor), not fail."""
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=15000")
+    # SQLite answers "locked" at once; YieldingSqliteCursor waits (only plain
+    # sqlite3 connections, e.g. other tools, still use SQLite's own wait).
+    busy_ms = 0 if isinstance(dbapi_connection, YieldingSqliteConnection) else int(SQLITE_BUSY_SECONDS * 1000)
+    cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

@@ -6,6 +6,13 @@ latency across servers, ticket creation throughput with QR images, and idle
 database queries per second. The client runs on the same machine.
 
     python -m bench [--db sqlite,postgresql] [--steps 1000,5000,10000] [--quick]
+                    [--wave-steps 1000,5000] [--no-herd] [--churn | --churn-only]
+
+The login wave (bench/wave.py: pages waiting, 50 phones confirming all of them,
+full logins with CPU per login and lost wake-ups), the restart herd, and a chart
+of wake latency and memory against the number waiting (bench-results/wave.png)
+run by default; the three-minute churn run only with --churn (or alone with
+--churn-only).
 """
 import argparse
 import asyncio
@@ -24,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app.security import hash_secret, new_secret, new_ticket_id  # noqa: E402
 from bench.live_server import LiveServer, migrate  # noqa: E402
 
+from . import wave  # noqa: E402
 from .httpclient import Timer, close, percentile, request  # noqa: E402
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/qrl_bench"
@@ -277,6 +285,51 @@ def table(title: str, headers: list[str], rows: list[list]) -> str:
     return "\n".join([f"\n{title}", line(headers), line(["-" * w for w in widths]), *map(line, rows)])
 
 
+async def run_wave(kinds: list[str], steps: list[int], herd: bool, churn: bool) -> tuple[list[str], dict]:
+    """The login wave at each step, the restart herd and (on request) the churn run, per database."""
+    out, rows_by_db = [], {}
+    for kind in kinds:
+        with tempfile.TemporaryDirectory(prefix="qrl-bench-") as tmp:
+            workdir = Path(tmp)
+            url = prepare_database(kind, workdir)
+            rows = []
+            for n in steps:
+                log(f"[{kind}] login wave: {n} waiting, 50 phones")
+                rows.append(await wave.scenario_wave(url, n, workdir, SERVER_ENV))
+                log(f"  {rows[-1]}")
+            if rows:
+                rows_by_db[kind] = rows
+                out.append(table(
+                    f"{kind}: login wave, N pages waiting then 50 phones confirming all (full logins: create, "
+                    f"polls, scan, confirm, pick-up, /api/me)",
+                    ["waiting", "logged in", "errors", "wake-ups lost", "wake p50 ms", "wake p99 ms", "wake max ms",
+                     "CPU ms/login", "RSS MB at N waiting"],
+                    [[r["waiting"], r["logins"], f"{r['errors']} ({r['error_kinds']})" if r["errors"] else 0,
+                      r["lost"], f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}", f"{r['max_ms']:.0f}",
+                      f"{r['cpu_ms_per_login']:.1f}", f"{r['rss_mb']:.0f}"] for r in rows]))
+            if herd:
+                log(f"[{kind}] restart herd")
+                h = await wave.scenario_herd(url, workdir, SERVER_ENV)
+                log(f"  {h}")
+                out.append(table(f"{kind}: restart herd, one worker stopped while {h['waiting']} pages wait",
+                                 ["answered by the shutdown", "over s", "came back and held ok",
+                                  "next hold > 1 s late", "errors"],
+                                 [[h["answered_by_shutdown"], f"{h['spread_s']:.1f}", h["came_back_ok"],
+                                   h["late_over_1s"], f"{h['errors']} ({h['error_kinds']})" if h["errors"] else 0]]))
+            if churn:
+                log(f"[{kind}] churn: 2000 pages, 5 logins/s, 3 minutes")
+                c = await wave.scenario_churn(url, workdir, SERVER_ENV)
+                log(f"  {c}")
+                out.append(table(f"{kind}: churn, {c['pages']} pages polling and renewing codes, 5 logins/s, "
+                                 f"{c['minutes']:.0f} min",
+                                 ["logins", "errors", "wake-ups lost", "login p50 ms", "login p99 ms", "server CPU %",
+                                  "RSS start MB", "RSS end MB"],
+                                 [[c["logins"], f"{c['errors']} ({c['error_kinds']})" if c["errors"] else 0, c["lost"],
+                                   f"{c['p50_ms']:.0f}", f"{c['p99_ms']:.0f}", f"{c['cpu_percent']:.0f}",
+                                   f"{c['rss_start_mb']:.0f}", f"{c['rss_end_mb']:.0f}"]]))
+    return out, rows_by_db
+
+
 async def run(kinds: list[str], steps: list[int], quick: bool) -> str:
     out = [f"qrlogin bench {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
            f"gunicorn.conf.py (2 gevent workers), client on the same machine"]
@@ -312,12 +365,29 @@ def main():
     parser.add_argument("--db", default="sqlite,postgresql")
     parser.add_argument("--steps", default="1000,5000,10000")
     parser.add_argument("--quick", action="store_true", help="smaller samples, for a fast look")
+    parser.add_argument("--wave-steps", default="1000,5000",
+                        help="pages waiting in each login-wave run (the issue's full set: 1000,5000,10000,10000,10000); "
+                             "empty: none")
+    parser.add_argument("--no-herd", action="store_true", help="skip the restart herd")
+    parser.add_argument("--churn", action="store_true", help="also the three-minute churn run")
+    parser.add_argument("--churn-only", action="store_true", help="only the churn run")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # one socket per held poll, here and in gunicorn
-    report = asyncio.run(run(args.db.split(","), [int(s) for s in args.steps.split(",")], args.quick))
-    print(report)
+    kinds = args.db.split(",")
+    wave_steps = [int(s) for s in args.wave_steps.split(",") if s]
     Path("bench-results").mkdir(exist_ok=True)
+    if args.churn_only:
+        parts, rows_by_db = asyncio.run(run_wave(kinds, [], herd=False, churn=True))
+        report = "\n".join(parts)
+    else:
+        report = asyncio.run(run(kinds, [int(s) for s in args.steps.split(",") if s], args.quick))
+        parts, rows_by_db = asyncio.run(run_wave(kinds, wave_steps, herd=not args.no_herd, churn=args.churn))
+        report = "\n".join([report, *parts])
+        if rows_by_db:
+            wave.chart(rows_by_db, Path("bench-results/wave.png"))
+            report += "\n\nchart: bench-results/wave.png"
+    print(report)
     Path("bench-results/latest.txt").write_text(report + "\n")
 
 
