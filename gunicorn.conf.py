@@ -11,7 +11,7 @@ import tempfile
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gevent"
+worker_class = os.environ.get("WORKER_CLASS", "gevent")
 worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "12000"))
 # With gevent, `timeout` is only the worker heartbeat; long-polls are not cut by it.
 timeout = 60

@@ -1,5 +1,6 @@
 """Flask extensions, created unbound so models and blueprints can import them."""
 import sqlite3
+import threading
 import time
 
 from flask_migrate import Migrate
@@ -33,27 +34,73 @@ migrate = Migrate()
 SQLITE_BUSY_SECONDS = 15.0
 
 
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
 class YieldingSqliteCursor(sqlite3.Cursor):
-    """Waits for SQLite's write lock by sleeping in Python, not inside SQLite.
+    """Waits for SQLite's write lock in turn, by sleeping in Python, not inside SQLite.
 
     SQLite's own busy handler sleeps in C, which under gevent freezes every request
-    of the worker while one of them waits for another worker's write. Here the
-    wait is time.sleep, which gevent turns into a pause of this request alone.
-    Only the first write of a transaction can find the lock taken (pysqlite begins
-    a transaction just before it), and no read snapshot is held yet, so running
-    that statement again is safe.
+    of the worker while one of them waits for another worker's write, and lets
+    whoever retries at the right moment jump the queue. Here the requests of one
+    process queue for writing on a lock (first come, first served), and the one at
+    the head waits for other processes with time.sleep, which gevent turns into a
+    pause of that request alone. Only the first write of a transaction can find
+    the lock taken (pysqlite begins the transaction just before it) and no read
+    snapshot is held yet, so running that statement again is safe.
     """
 
-    def execute(self, *args):
-        return _when_unlocked(super().execute, args)
+    def execute(self, sql, *args):
+        return self.connection.write_in_turn(super().execute, sql, args)
 
-    def executemany(self, *args):
-        return _when_unlocked(super().executemany, args)
+    def executemany(self, sql, *args):
+        return self.connection.write_in_turn(super().executemany, sql, args)
 
 
 class YieldingSqliteConnection(sqlite3.Connection):
+    _writers = threading.Lock()  # one writing transaction per process at a time (a gevent lock under gevent)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._writing = False
+
     def cursor(self, factory=YieldingSqliteCursor):
         return super().cursor(factory)
+
+    def write_in_turn(self, run, sql, args):
+        if self._writing or self.in_transaction or not sql.lstrip()[:7].upper().startswith(_WRITES):
+            return run(sql, *args)
+        YieldingSqliteConnection._writers.acquire()
+        self._writing = True
+        try:
+            return _when_unlocked(run, (sql, *args))
+        finally:
+            if not self.in_transaction:  # failed, or autocommit: nothing holds the lock
+                self._done_writing()
+
+    def _done_writing(self):
+        if self._writing:
+            self._writing = False
+            YieldingSqliteConnection._writers.release()
+
+    def commit(self):
+        try:
+            super().commit()
+        finally:
+            if not self.in_transaction:
+                self._done_writing()
+
+    def rollback(self):
+        try:
+            super().rollback()
+        finally:
+            self._done_writing()
+
+    def close(self):
+        try:
+            super().close()
+        finally:
+            self._done_writing()
 
 
 def _when_unlocked(run, args):
@@ -66,7 +113,7 @@ def _when_unlocked(run, args):
             if "locked" not in str(exc) or time.monotonic() + pause > deadline:
                 raise
         time.sleep(pause)
-        pause = min(pause * 2, 0.02)
+        pause = min(pause * 2, 0.005)
 
 
 @event.listens_for(Engine, "connect")

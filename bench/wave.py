@@ -193,6 +193,9 @@ async def scenario_wave(url: str, waiting: int, workdir: Path, env: dict, phones
         seconds = time.perf_counter() - started
         cpu = server.cpu_seconds() - cpu_start
         lost = metric(server, "qrlogin_wakeups_lost_total")
+        resent = metric(server, "qrlogin_wakeups_resent_total")
+        woken = metric(server, "qrlogin_wake_latency_seconds_count")
+        woken_in_1s = metric(server, 'qrlogin_wake_latency_seconds_bucket{le="1.0"}')
         for page in pages:
             page.close()
     logged_in = [p for p in pages if p.session]
@@ -200,7 +203,8 @@ async def scenario_wave(url: str, waiting: int, workdir: Path, env: dict, phones
                  for p in logged_in if p.ticket_id in phone_pool.confirmed_at]
     errors = [e for p in pages for e in p.errors] + phone_pool.errors
     return {"waiting": waiting, "logins": len(logged_in), "errors": len(errors),
-            "error_kinds": _kinds(errors), "lost": int(lost), "rss_mb": rss / 2**20,
+            "error_kinds": _kinds(errors), "lost": int(lost), "resent": int(resent),
+            "server_woken_over_1s": int(woken - woken_in_1s), "rss_mb": rss / 2**20,
             "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000,
             "max_ms": max(latencies, default=float("nan")) * 1000,
             "cpu_ms_per_login": cpu / max(len(logged_in), 1) * 1000, "seconds": seconds}
