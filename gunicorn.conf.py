@@ -48,7 +48,7 @@ control_socket = _control_socket()
 # equal share of DB_MAX_CONNECTIONS (keep it under PostgreSQL's max_connections,
 # 100 by default, minus what else connects). The app reads DB_POOL_SIZE.
 if not os.environ.get("DB_POOL_SIZE"):
-    _budget = int(os.environ.get("DB_MAX_CONNECTIONS", "80"))
+    _budget = int(os.environ.get("DB_MAX_CONNECTIONS", "40"))
     os.environ["DB_POOL_SIZE"] = str(max(2, _budget // max(workers, 1) - 1))  # -1: the worker's listener
 # No preload: each worker builds its own app after the fork, so gevent's patching,
 # database pools and the wake-up watcher all belong to that worker.
