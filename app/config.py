@@ -113,6 +113,11 @@ def from_env(environ=None, instance_path=".") -> dict:
         # the number of workers), and how long a request waits for one when all are busy.
         "DB_POOL_SIZE": _int(environ, "DB_POOL_SIZE", 20, minimum=1),
         "DB_POOL_TIMEOUT_SECONDS": _float(environ, "DB_POOL_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+        # SQLite: how long a write waits for another writer's lock before the request
+        # is answered 503 (Retry-After) instead.
+        "SQLITE_BUSY_TIMEOUT_SECONDS": _float(environ, "SQLITE_BUSY_TIMEOUT_SECONDS", 15.0, minimum=0.0),
+        # SQLite: below this much free disk beside the database file, /readyz says not ready.
+        "SQLITE_MIN_FREE_MB": _float(environ, "SQLITE_MIN_FREE_MB", 1.0, minimum=0.0),
         # --- login codes, polls and sessions ---
         "TICKET_TTL_SECONDS": _int(environ, "TICKET_TTL_SECONDS", 120, minimum=1),
         # After a confirm the PC gets this long to pick its session up, even if
@@ -154,6 +159,12 @@ def from_env(environ=None, instance_path=".") -> dict:
         "POLL_RATE_LIMIT": _rate(environ, "POLL_RATE_LIMIT", "120/minute"),
         # Shared by all workers and machines in production: redis://host:6379/N.
         "RATELIMIT_STORAGE_URI": _text(environ, "RATELIMIT_STORAGE_URI", "memory://"),
+        # While that store is unreachable, each process counts in its own memory
+        # (Flask-Limiter's in-memory fallback) and says so in the log and /metrics.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        # A request whose check was already talking to the store when it went away is
+        # served uncounted (once), not answered 500.
+        "RATELIMIT_SWALLOW_ERRORS": True,
         # Proxies in front of the app that append to X-Forwarded-For; 0 trusts no header.
         "PROXY_FIX_HOPS": _int(environ, "PROXY_FIX_HOPS", 0),
         # --- operations ---
@@ -216,12 +227,13 @@ def _finalize_database(config: dict) -> None:
         uri = "postgresql+psycopg://" + uri[len("postgresql://"):]
     config["SQLALCHEMY_DATABASE_URI"] = uri
     if uri.startswith("sqlite"):
-        # Waits for the write lock happen in Python, so gevent runs other requests meanwhile
-        # (YieldingSqliteConnection, see extensions.py).
+        # A write waits up to the driver's timeout for the lock, in Python, so gevent runs
+        # other requests meanwhile (YieldingSqliteConnection, see extensions.py).
         from .extensions import YieldingSqliteConnection
 
+        busy = config.get("SQLITE_BUSY_TIMEOUT_SECONDS", 15.0)
         config.setdefault("SQLALCHEMY_ENGINE_OPTIONS",
-                          {"connect_args": {"timeout": 15, "factory": YieldingSqliteConnection}})
+                          {"connect_args": {"timeout": busy, "factory": YieldingSqliteConnection}})
     else:
         # No pre-ping (a round trip before every request): a connection the server dropped
         # fails one request, and SQLAlchemy then replaces the whole pool. No overflow:

@@ -30,10 +30,6 @@ db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 
 
-# How long a statement waits for another process's write to finish before it fails.
-SQLITE_BUSY_SECONDS = 15.0
-
-
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 
@@ -43,11 +39,13 @@ class YieldingSqliteCursor(sqlite3.Cursor):
     SQLite's own busy handler sleeps in C, which under gevent freezes every request
     of the worker while one of them waits for another worker's write, and lets
     whoever retries at the right moment jump the queue. Here the requests of one
-    process queue for writing on a lock (first come, first served), and the one at
-    the head waits for other processes with time.sleep, which gevent turns into a
-    pause of that request alone. Only the first write of a transaction can find
-    the lock taken (pysqlite begins the transaction just before it) and no read
-    snapshot is held yet, so running that statement again is safe.
+    process queue for writing to a database file on a lock (first come, first
+    served), and the one at the head waits for other processes with time.sleep,
+    which gevent turns into a pause of that request alone. Only the first write of
+    a transaction can find the file locked (pysqlite begins the transaction just
+    before it) and no read snapshot is held yet, so running that statement again is
+    safe. After the driver's `timeout` (SQLITE_BUSY_TIMEOUT_SECONDS) the write fails
+    with SQLite's own "database is locked", which the service answers with 503.
     """
 
     def execute(self, sql, *args):
@@ -58,10 +56,14 @@ class YieldingSqliteCursor(sqlite3.Cursor):
 
 
 class YieldingSqliteConnection(sqlite3.Connection):
-    _writers = threading.Lock()  # one writing transaction per process at a time (a gevent lock under gevent)
+    _locks: dict[str, threading.Lock] = {}  # database file -> its writers' turn in this process
+    _locks_guard = threading.Lock()
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, database, timeout=5.0, *args, **kwargs):
+        super().__init__(database, 0, *args, **kwargs)  # SQLite itself never waits (busy_timeout 0)
+        self.busy_seconds = timeout
+        with self._locks_guard:
+            self._turn = self._locks.setdefault(str(database), threading.Lock())
         self._writing = False
 
     def cursor(self, factory=YieldingSqliteCursor):
@@ -70,10 +72,12 @@ class YieldingSqliteConnection(sqlite3.Connection):
     def write_in_turn(self, run, sql, args):
         if self._writing or self.in_transaction or not sql.lstrip()[:7].upper().startswith(_WRITES):
             return run(sql, *args)
-        YieldingSqliteConnection._writers.acquire()
+        deadline = time.monotonic() + self.busy_seconds
+        if not self._turn.acquire(timeout=max(self.busy_seconds, 0.001)):
+            raise sqlite3.OperationalError("database is locked")
         self._writing = True
         try:
-            return _when_unlocked(run, (sql, *args))
+            return _when_unlocked(run, (sql, *args), deadline)
         finally:
             if not self.in_transaction:  # failed, or autocommit: nothing holds the lock
                 self._done_writing()
@@ -81,7 +85,7 @@ class YieldingSqliteConnection(sqlite3.Connection):
     def _done_writing(self):
         if self._writing:
             self._writing = False
-            YieldingSqliteConnection._writers.release()
+            self._turn.release()
 
     def commit(self):
         try:
@@ -103,8 +107,7 @@ class YieldingSqliteConnection(sqlite3.Connection):
             self._done_writing()
 
 
-def _when_unlocked(run, args):
-    deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+def _when_unlocked(run, args, deadline: float):
     pause = 0.0005
     while True:
         try:
@@ -118,15 +121,13 @@ def _when_unlocked(run, args):
 
 @event.listens_for(Engine, "connect")
 def _sqlite_for_concurrency(dbapi_connection, connection_record):
-    """WAL lets readers run beside one writer; writers queue (YieldingSqliteCursor), not fail."""
+    """WAL lets readers run beside one writer; writers queue for the driver's timeout
+    (SQLITE_BUSY_TIMEOUT_SECONDS: YieldingSqliteConnection, or sqlite3's busy_timeout
+    for a plain connection), then fail with 503."""
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    # SQLite answers "locked" at once; YieldingSqliteCursor waits (only plain
-    # sqlite3 connections, e.g. other tools, still use SQLite's own wait).
-    busy_ms = 0 if isinstance(dbapi_connection, YieldingSqliteConnection) else int(SQLITE_BUSY_SECONDS * 1000)
-    cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

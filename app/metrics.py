@@ -35,6 +35,13 @@ WAKEUPS_RESENT = Counter(
     "qrlogin_wakeups_resent",
     "Cross-worker wake-ups sent again because the other worker's socket queue was full.")
 WECHAT_CALLS = Counter("qrlogin_wechat_calls", "WeChat API calls by endpoint and result.", ["endpoint", "result"])
+DATABASE_UNAVAILABLE = Counter("qrlogin_database_unavailable",
+                               "Requests answered 503 because the database was unreachable, locked or full.")
+RATELIMIT_FALLBACKS = Counter("qrlogin_ratelimit_storage_fallbacks",
+                              "Times the rate-limit store (Redis) was unreachable and limits moved to this "
+                              "process's memory.")
+RATELIMIT_RECOVERIES = Counter("qrlogin_ratelimit_storage_recoveries",
+                               "Times the rate-limit store came back and shared counting resumed.")
 WECHAT_SECONDS = Histogram("qrlogin_wechat_call_seconds", "Time WeChat took to answer, by endpoint.", ["endpoint"])
 
 # ticket status reached -> what it counts
@@ -86,6 +93,15 @@ def wakeups_lost(count: int) -> None:
 def wechat_call(endpoint: str, result: str, seconds: float) -> None:
     WECHAT_CALLS.labels(endpoint, result).inc()
     WECHAT_SECONDS.labels(endpoint).observe(seconds)
+
+
+def database_unavailable() -> None:
+    DATABASE_UNAVAILABLE.inc()
+
+
+def ratelimit_storage(up: bool) -> None:
+    """The rate-limit store went away (False) or came back (True)."""
+    (RATELIMIT_RECOVERIES if up else RATELIMIT_FALLBACKS).inc()
 
 
 def exposition() -> tuple[bytes, str]:

@@ -7,6 +7,7 @@ database queries per second. The client runs on the same machine.
 
     python -m bench [--db sqlite,postgresql] [--steps 1000,5000,10000] [--quick]
                     [--wave-steps 1000,5000] [--no-herd] [--churn | --churn-only]
+    python -m bench --soak [SECONDS]   # only the soak (bench/soak.py), 1800 s by default
 
 The login wave (bench/wave.py: pages waiting, 50 phones confirming all of them,
 full logins with CPU per login and lost wake-ups), the restart herd, and a chart
@@ -362,6 +363,25 @@ async def run(kinds: list[str], steps: list[int], quick: bool) -> str:
     return "\n".join(out)
 
 
+async def run_soak(kinds: list[str], seconds: float) -> str:
+    from .soak import soak
+
+    out = [f"qrlogin soak {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+           f"gunicorn.conf.py (2 gevent workers), client on the same machine"]
+    for kind in kinds:
+        with tempfile.TemporaryDirectory(prefix="qrl-soak-") as tmp:
+            url = prepare_database(kind, Path(tmp))
+            log(f"[{kind}] soak {seconds:.0f} s")
+            r = await soak(url, seconds, Path(tmp), log)
+        out.append(table(f"{kind}: soak, {r['pages']} pages re-polling, codes renewing every {r['ttl']} s, "
+                         f"logins all along", ["seconds", "logins", "renewals", "polls", "RSS start MB",
+                                               "RSS end MB", "errors"],
+                         [[f"{r['seconds']:.0f}", r["logins"], r["renewals"], r["polls"], f"{r['rss_start_mb']:.0f}",
+                           f"{r['rss_end_mb']:.0f}",
+                           f"{r['errors']} ({r['error_kinds']})" if r["errors"] else 0]]))
+    return "\n".join(out)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", default="sqlite,postgresql")
@@ -373,17 +393,24 @@ def main():
     parser.add_argument("--no-herd", action="store_true", help="skip the restart herd")
     parser.add_argument("--churn", action="store_true", help="also the three-minute churn run")
     parser.add_argument("--churn-only", action="store_true", help="only the churn run")
+    parser.add_argument("--soak", type=float, nargs="?", const=1800, metavar="SECONDS",
+                        help="run only the soak (an office's day) for this long; 1800 s when no number is given")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # one socket per held poll, here and in gunicorn
     kinds = args.db.split(",")
-    wave_steps = [int(s) for s in args.wave_steps.split(",") if s]
     Path("bench-results").mkdir(exist_ok=True)
+    if args.soak:
+        report = asyncio.run(run_soak(kinds, args.soak))
+        print(report)
+        Path("bench-results/soak.txt").write_text(report + "\n")
+        return
     if args.churn_only:
-        parts, rows_by_db = asyncio.run(run_wave(kinds, [], herd=False, churn=True))
+        parts, _ = asyncio.run(run_wave(kinds, [], herd=False, churn=True))
         report = "\n".join(parts)
     else:
         report = asyncio.run(run(kinds, [int(s) for s in args.steps.split(",") if s], args.quick))
+        wave_steps = [int(s) for s in args.wave_steps.split(",") if s]
         parts, rows_by_db = asyncio.run(run_wave(kinds, wave_steps, herd=not args.no_herd, churn=args.churn))
         report = "\n".join([report, *parts])
         if rows_by_db:
