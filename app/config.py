@@ -227,13 +227,9 @@ def _finalize_database(config: dict) -> None:
         uri = "postgresql+psycopg://" + uri[len("postgresql://"):]
     config["SQLALCHEMY_DATABASE_URI"] = uri
     if uri.startswith("sqlite"):
-        # A write waits up to the driver's timeout for the lock, in Python, so gevent runs
-        # other requests meanwhile (YieldingSqliteConnection, see extensions.py).
-        from .extensions import YieldingSqliteConnection
-
+        # Busy waits are handled by SQLite itself: the driver's timeout is its busy_timeout.
         busy = config.get("SQLITE_BUSY_TIMEOUT_SECONDS", 15.0)
-        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS",
-                          {"connect_args": {"timeout": busy, "factory": YieldingSqliteConnection}})
+        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": busy}})
     else:
         # No pre-ping (a round trip before every request): a connection the server dropped
         # fails one request, and SQLAlchemy then replaces the whole pool. No overflow:

@@ -94,10 +94,14 @@ class Held:
         self.results: list[tuple[int | None, str, float]] = []
         self.tasks: list[asyncio.Task] = []
 
-    async def start(self, batch=250, pause=0.1):
-        # 2,500 new connections a second: faster bursts overflow the listen queue of a
-        # worker that is busy accepting (the kernel then resets some of them ~20 s later).
+    async def start(self, batch=250, pause=0.1, server: LiveServer | None = None):
+        """Open the polls a batch at a time. With `server` (run with PROMETHEUS_MULTIPROC_DIR), each
+        batch waits until the server holds the previous ones: a CPU-starved worker that cannot accept
+        as fast as the client connects overflows the listen queue, and the kernel resets those
+        connections ~20 s later, which is the machine's limit, not the service's."""
         for i in range(0, len(self.ticket_ids), batch):
+            if server is not None and i:
+                await until_waiting(server, i - batch)
             for tid in self.ticket_ids[i:i + batch]:
                 self.tasks.append(asyncio.create_task(self._one(tid)))
             await asyncio.sleep(pause)
@@ -130,6 +134,19 @@ class Held:
             count, longest = kinds.get(status, (0, 0.0))
             kinds[status] = (count + 1, max(longest, took))
         return ", ".join(f"{kind} x{count} after {took:.0f} s" for kind, (count, took) in kinds.items())
+
+
+async def until_waiting(server: LiveServer, count: int, timeout: float = 30) -> None:
+    """Return once the server holds at least `count` waiting polls (or after `timeout` seconds)."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        response, conn = await request("127.0.0.1", server.port, "GET", "/metrics")
+        close(conn)
+        waiting = sum(float(line.split()[-1]) for line in response.body.decode().splitlines()
+                      if line.startswith("qrlogin_waiting_polls "))
+        if waiting >= count:
+            return
+        await asyncio.sleep(0.1)
 
 
 async def settle(server: LiveServer, timeout: float = 90) -> None:
@@ -170,13 +187,14 @@ async def mp_token(port: int) -> str:
 
 async def scenario_held(url: str, steps: list[int], workdir: Path) -> list[dict]:
     rows = []
-    with LiveServer(url, workers=2, env=SERVER_ENV, log_path=workdir / "held.log") as server:
+    env = {**SERVER_ENV, "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prom-held")}
+    with LiveServer(url, workers=2, env=env, log_path=workdir / "held.log") as server:
         for n in steps:
             secret = new_secret()
             ids = seed_tickets(url, n, secret)
             held = Held(server.port, ids, secret)
             started = time.perf_counter()
-            await held.start()
+            await held.start(server=server)
             await settle(server)  # every poll has reached a worker and waits
             rss = server.rss_bytes()
             latencies = await ordinary_latencies(server.port)
