@@ -101,7 +101,7 @@ class Held:
         connections ~20 s later, which is the machine's limit, not the service's."""
         for i in range(0, len(self.ticket_ids), batch):
             if server is not None and i:
-                await until_waiting(server, i - batch)
+                await until_waiting(server, i - batch - len(self.results))  # answered ones wait no more
             for tid in self.ticket_ids[i:i + batch]:
                 self.tasks.append(asyncio.create_task(self._one(tid)))
             await asyncio.sleep(pause)
@@ -136,7 +136,7 @@ class Held:
         return ", ".join(f"{kind} x{count} after {took:.0f} s" for kind, (count, took) in kinds.items())
 
 
-async def until_waiting(server: LiveServer, count: int, timeout: float = 30) -> None:
+async def until_waiting(server: LiveServer, count: int, timeout: float = 10) -> None:
     """Return once the server holds at least `count` waiting polls (or after `timeout` seconds)."""
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
