@@ -316,7 +316,12 @@ async def run_wave(kinds: list[str], steps: list[int], herd: bool, churn: bool) 
             rows = []
             for n in steps:
                 log(f"[{kind}] login wave: {n} waiting, 50 phones")
-                rows.append(await wave.scenario_wave(url, n, workdir, SERVER_ENV))
+                try:
+                    rows.append(await wave.scenario_wave(url, n, workdir, SERVER_ENV))
+                except Exception as exc:  # one failed step is reported, the others still run
+                    out.append(f"\n{kind}: login wave at {n} waiting failed: {type(exc).__name__} {exc}")
+                    log(out[-1])
+                    continue
                 log(f"  {rows[-1]}")
             if rows:
                 rows_by_db[kind] = rows
