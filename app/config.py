@@ -122,7 +122,7 @@ def from_env(environ=None, instance_path=".") -> dict:
         # PostgreSQL connections per process (gunicorn.conf.py sets it from DB_MAX_CONNECTIONS and
         # the number of workers), and how long a request waits for one when all are busy.
         "DB_POOL_SIZE": _int(environ, "DB_POOL_SIZE", 20, minimum=1),
-        "DB_POOL_TIMEOUT_SECONDS": _float(environ, "DB_POOL_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+        "DB_POOL_TIMEOUT_SECONDS": _float(environ, "DB_POOL_TIMEOUT_SECONDS", 30.0, minimum=0.1),
         # SQLite: how long a write waits for another writer's lock before the request
         # is answered 503 (Retry-After) instead.
         "SQLITE_BUSY_TIMEOUT_SECONDS": _float(environ, "SQLITE_BUSY_TIMEOUT_SECONDS", 15.0, minimum=0.0),
@@ -256,7 +256,7 @@ def _finalize_database(config: dict) -> None:
         # connections opened and closed under a wave cost more than waiting for one.
         config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {
             "pool_size": config.get("DB_POOL_SIZE", 20), "max_overflow": 0,
-            "pool_timeout": config.get("DB_POOL_TIMEOUT_SECONDS", 10.0), "pool_recycle": 1800,
+            "pool_timeout": config.get("DB_POOL_TIMEOUT_SECONDS", 30.0), "pool_recycle": 1800,
         })
 
 
