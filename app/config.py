@@ -18,6 +18,10 @@ APP_ENVS = ("production", "development")
 # Values that appear in this repository or in examples; never a production key.
 KNOWN_WEAK_SECRET_KEYS = {"development-only-secret-key", "test-secret-key", "changeme", "secret", "dev"}
 MIN_SECRET_KEY_LENGTH = 32
+RATE_SETTINGS = ("TICKET_RATE_LIMIT", "TICKET_RATE_LIMIT_PER_ADDRESS", "POLL_RATE_LIMIT", "QR_IMAGE_RATE_LIMIT",
+                 "MP_LOGIN_RATE_LIMIT", "PHONE_RATE_LIMIT")
+# Where WeChat serves profile pictures; AVATAR_HOSTS adds the service's own storage.
+WECHAT_AVATAR_HOSTS = ("thirdwx.qlogo.cn", "wx.qlogo.cn", "mmbiz.qpic.cn")
 
 
 class ConfigError(RuntimeError):
@@ -84,6 +88,14 @@ def _url(environ, name):
     return value
 
 
+def _hosts(environ, name) -> list:
+    hosts = [h.strip().lower() for h in (environ.get(name) or "").split(",") if h.strip()]
+    for host in hosts:
+        if "/" in host or ":" in host or " " in host:
+            raise ConfigError(f"{name} lists host names only (like cdn.example.com), got {host!r}")
+    return hosts
+
+
 def _networks(raw: str, name: str) -> list:
     try:
         return [ipaddress.ip_network(part.strip(), strict=False) for part in raw.split(",") if part.strip()]
@@ -141,6 +153,9 @@ def from_env(environ=None, instance_path=".") -> dict:
         "MP_TOKEN_TTL_SECONDS": _int(environ, "MP_TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=60),
         # The API's bodies are tiny; anything bigger is refused with a JSON 413.
         "MAX_CONTENT_LENGTH": 1024 * 1024,
+        # A body must have arrived this long after the headers (gevent workers), or the
+        # request gets 408: a client trickling its body holds nothing but its own greenlet.
+        "BODY_TIMEOUT_SECONDS": _float(environ, "BODY_TIMEOUT_SECONDS", 10.0, minimum=0.1),
         # --- wake-ups (app/wakeups.py) ---
         # How often each process looks for changes made by other processes.
         "WAKE_CHECK_SECONDS": _float(environ, "WAKE_CHECK_SECONDS", 0.5, minimum=0.01),
@@ -163,10 +178,22 @@ def from_env(environ=None, instance_path=".") -> dict:
         "WECHAT_RETRY_BACKOFF_SECONDS": _float(environ, "WECHAT_RETRY_BACKOFF_SECONDS", 0.2),
         # The access token is renewed this long before WeChat says it expires.
         "WECHAT_TOKEN_MARGIN_SECONDS": _int(environ, "WECHAT_TOKEN_MARGIN_SECONDS", 300),
+        # Hosts (besides WeChat's) avatar URLs may point to, e.g. your own storage; comma-separated.
+        "AVATAR_HOSTS": _hosts(environ, "AVATAR_HOSTS"),
         # --- abuse limits (app/limits.py); an empty rate or 0 turns one off ---
-        "TICKET_RATE_LIMIT": _rate(environ, "TICKET_RATE_LIMIT", "30/minute"),
-        "MAX_PENDING_TICKETS_PER_IP": _int(environ, "MAX_PENDING_TICKETS_PER_IP", 20),
+        # Counted per browser first; one address (an IPv6 /64) gets a ceiling far higher,
+        # so an office of a few hundred people behind one NAT is never refused.
+        "TICKET_RATE_LIMIT": _rate(environ, "TICKET_RATE_LIMIT", "20/minute"),
+        "TICKET_RATE_LIMIT_PER_ADDRESS": _rate(environ, "TICKET_RATE_LIMIT_PER_ADDRESS", "600/minute"),
+        "MAX_OPEN_TICKETS_PER_BROWSER": _int(environ, "MAX_OPEN_TICKETS_PER_BROWSER", 10),
+        "MAX_OPEN_TICKETS_PER_ADDRESS": _int(environ, "MAX_OPEN_TICKETS_PER_ADDRESS", 1000),
         "POLL_RATE_LIMIT": _rate(environ, "POLL_RATE_LIMIT", "120/minute"),
+        # Long-polls held at once on one ticket (per worker); the page holds one.
+        "MAX_WAITING_POLLS_PER_TICKET": _int(environ, "MAX_WAITING_POLLS_PER_TICKET", 4),
+        # QR images per browser (in wxacode mode each new one is a call to WeChat).
+        "QR_IMAGE_RATE_LIMIT": _rate(environ, "QR_IMAGE_RATE_LIMIT", "30/minute"),
+        # Mini-program sign-ins per address: each one spends WeChat quota and a write.
+        "MP_LOGIN_RATE_LIMIT": _rate(environ, "MP_LOGIN_RATE_LIMIT", "60/minute"),
         # Shared by all workers and machines in production: redis://host:6379/N.
         "RATELIMIT_STORAGE_URI": _text(environ, "RATELIMIT_STORAGE_URI", "memory://"),
         # While that store is unreachable, each process counts in its own memory
@@ -201,6 +228,14 @@ def from_env(environ=None, instance_path=".") -> dict:
         "OIDC_REFRESH_TOKEN_TTL_SECONDS": _int(environ, "OIDC_REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600, minimum=60),
         # How long a pending authorization request waits for its scan.
         "OIDC_REQUEST_TTL_SECONDS": _int(environ, "OIDC_REQUEST_TTL_SECONDS", 600, minimum=60),
+        # --- forward auth: the sites behind a reverse proxy that asks /auth/verify ---
+        # Comma-separated host names; ".corp.example" covers every subdomain.
+        "FORWARD_AUTH_HOSTS": _text(environ, "FORWARD_AUTH_HOSTS", ""),
+        # Who may enter which host or path: "host[/path] = group, group", one rule per line or ';'.
+        "FORWARD_AUTH_RULES": environ.get("FORWARD_AUTH_RULES", ""),
+        "FORWARD_AUTH_RULES_FILE": _text(environ, "FORWARD_AUTH_RULES_FILE"),
+        # The parent domain the login cookie covers (".corp.example"); unset, it stays host-only.
+        "SESSION_COOKIE_DOMAIN": (_text(environ, "SESSION_COOKIE_DOMAIN") or "").lower() or None,
     }
 
 
@@ -211,7 +246,7 @@ def finalize(config: dict) -> None:
     _finalize_keys(config)
     _finalize_database(config)
     _finalize_cookies(config)
-    for name in ("TICKET_RATE_LIMIT", "POLL_RATE_LIMIT", "PHONE_RATE_LIMIT"):
+    for name in RATE_SETTINGS:
         _check_rate(name, config.get(name) or "")
     if isinstance(config.get("METRICS_ALLOW_IPS"), str):  # a test or caller passed the raw text
         config["METRICS_ALLOW_IPS"] = _networks(config["METRICS_ALLOW_IPS"], "METRICS_ALLOW_IPS")
@@ -220,6 +255,7 @@ def finalize(config: dict) -> None:
         raise ConfigError("OIDC_ID_TOKEN_TTL_SECONDS must be at most 43200 (12 hours).")
     _refuse_unsafe(config)
     _finalize_access(config)
+    _finalize_forward_auth(config)
 
 
 def _finalize_keys(config: dict) -> None:
@@ -263,9 +299,12 @@ def _finalize_database(config: dict) -> None:
 def _finalize_cookies(config: dict) -> None:
     secure = (config.get("PUBLIC_BASE_URL") or "").startswith("https://")
     config["COOKIE_SECURE"] = secure
-    # The __Host- prefix pins a cookie to this exact host, https and path /.
+    # The __Host- prefix pins a cookie to this exact host, https and path /. A login
+    # cookie shared with the protected sites needs a Domain, which __Host- forbids;
+    # __Secure- still keeps it to https.
     prefix = "__Host-" if secure else ""
-    config["LOGIN_COOKIE_NAME"] = prefix + "qrl_session"
+    shared = "__Secure-" if secure and config.get("SESSION_COOKIE_DOMAIN") else prefix
+    config["LOGIN_COOKIE_NAME"] = shared + "qrl_session"
     config["BIND_COOKIE_NAME"] = prefix + "qrl_bind"
 
 
@@ -314,3 +353,49 @@ def _finalize_access(config: dict) -> None:
         raise ConfigError(f"ACCESS_POLICY must be one of {', '.join(ACCESS_POLICIES)}; got {policy!r}")
     config["ACCESS_POLICY"] = policy
     config["REQUIRE_PHONE"] = bool(config.get("REQUIRE_PHONE"))
+
+
+def _finalize_forward_auth(config: dict) -> None:
+    from urllib.parse import urlsplit
+
+    from . import protected_sites
+
+    problems = []
+    rules, source = config.get("FORWARD_AUTH_RULES") or "", "FORWARD_AUTH_RULES"
+    if config.get("FORWARD_AUTH_RULES_FILE"):
+        if rules.strip():
+            problems.append("Set FORWARD_AUTH_RULES or FORWARD_AUTH_RULES_FILE, not both")
+        source = config["FORWARD_AUTH_RULES_FILE"]
+        try:
+            rules = Path(source).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"FORWARD_AUTH_RULES_FILE: cannot read {source}: {getattr(exc, 'strerror', None) or exc}")
+            rules = ""
+    try:
+        sites = protected_sites.load(config.get("FORWARD_AUTH_HOSTS"), rules, source)
+    except protected_sites.SitesError as exc:
+        problems += exc.problems
+        sites = protected_sites.ProtectedSites()
+    config["PROTECTED_SITES"] = sites
+    domain = config.get("SESSION_COOKIE_DOMAIN")
+    public_host = urlsplit(config.get("PUBLIC_BASE_URL") or "").hostname
+    if domain:
+        dotted = "." + domain.lstrip(".")
+        if not protected_sites.parse_url("https://" + dotted[1:]) or "." not in dotted[1:]:
+            problems.append(f"SESSION_COOKIE_DOMAIN must be a parent domain like .corp.example, got {domain!r}")
+        else:
+            if public_host and not (public_host == dotted[1:] or public_host.endswith(dotted)):
+                problems.append(f"SESSION_COOKIE_DOMAIN {domain} does not cover PUBLIC_BASE_URL's host {public_host}")
+            for host in sites.within_domain(dotted):
+                problems.append(f"SESSION_COOKIE_DOMAIN {domain} does not cover the protected host {host}")
+    if sites:
+        if not public_host:
+            problems.append("FORWARD_AUTH_HOSTS needs PUBLIC_BASE_URL: the protected sites send people to its login page")
+        if not domain:
+            problems.append("FORWARD_AUTH_HOSTS needs SESSION_COOKIE_DOMAIN (e.g. .corp.example) "
+                            "so the login cookie reaches the protected sites")
+        elif public_host and sites.protects(public_host):
+            problems.append(f"PUBLIC_BASE_URL's host {public_host} is in FORWARD_AUTH_HOSTS: the login page cannot "
+                            "sit behind itself")
+    if problems:
+        raise ConfigError("\n".join(problems))

@@ -2,10 +2,11 @@
 
 Starts gunicorn with gunicorn.conf.py against SQLite and PostgreSQL and prints:
 held polls (with total RSS and ordinary-request latency while they wait), wake
-latency across servers, ticket creation throughput with QR images, and idle
-database queries per second. The client runs on the same machine.
+latency across servers, ticket creation throughput with QR images, idle
+database queries per second, and forward-auth checks (/auth/verify) per second
+with 1,000 logged-in sessions. The client runs on the same machine.
 
-    python -m bench [--db sqlite,postgresql] [--steps 1000,5000,10000] [--quick]
+    python -m bench [--db sqlite,postgresql] [--steps 1000,5000,10000] [--quick] [--only verify]
                     [--wave-steps 1000,5000] [--no-herd] [--churn | --churn-only]
     python -m bench --soak [SECONDS]   # only the soak (bench/soak.py), 1800 s by default
 
@@ -29,7 +30,9 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app.auth import signed_binding  # noqa: E402
 from app.security import hash_secret, new_secret, new_ticket_id  # noqa: E402
+from bench import live_server  # noqa: E402
 from bench.live_server import LiveServer, migrate  # noqa: E402
 
 from . import wave  # noqa: E402
@@ -85,6 +88,11 @@ def seed_tickets(url: str, count: int, secret: str) -> list[str]:
 
 # --- client pieces -----------------------------------------------------------
 
+def bind_cookie(secret: str) -> dict:
+    """The binding cookie of the browser the seeded tickets belong to, signed as the server signs it."""
+    return {"Cookie": f"qrl_bind={signed_binding(secret, live_server.SECRET_KEY)}"}
+
+
 class Held:
     """Many waiting polls, opened in paced batches so the listen queue never overflows."""
 
@@ -112,7 +120,7 @@ class Held:
         try:
             response, conn = await request(
                 "127.0.0.1", self.port, "GET", f"/api/tickets/{tid}?wait={self.wait}&since={self.since}",
-                headers={"Cookie": f"qrl_bind={self.secret}"}, timeout=self.wait + 30)
+                headers=bind_cookie(self.secret), timeout=self.wait + 30)
             status = response.json().get("status") if response.status == 200 else str(response.status)
             self.results.append((response.status, status, time.perf_counter() - started))
         except Exception as exc:  # counted as an error
@@ -213,7 +221,7 @@ async def scenario_wake(url: str, background: int, workdir: Path, samples: int =
     with LiveServer(url, workers=2, env=SERVER_ENV, log_path=workdir / "wake-a.log") as a, \
             LiveServer(url, workers=1, env=SERVER_ENV, log_path=workdir / "wake-b.log") as b:
         secret = new_secret()
-        cookie = {"Cookie": f"qrl_bind={secret}"}
+        cookie = bind_cookie(secret)
         held = Held(a.port, seed_tickets(url, background, secret), secret) if background else None
         if held:
             await held.start()
@@ -298,6 +306,98 @@ def _echoed_statements(path: Path) -> int:
                if marker in line and line.split(marker, 1)[1].startswith(verbs))
 
 
+VERIFY_HOST = "wiki.corp.example"
+
+
+def seed_sessions(url: str, count: int) -> list[str]:
+    """`count` people, each logged in on one PC, last seen two minutes ago; returns their cookies."""
+    from app import create_app, users
+    from app.extensions import db
+    from app.models import LoginSession
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
+    now = datetime.now(timezone.utc)
+    tokens = [new_secret() for _ in range(count)]
+    with app.app_context():
+        for i, token in enumerate(tokens):
+            user = users.find_or_create({"provider": "dev", "appid": "bench", "openid": f"dev:bench-{i}",
+                                         "nickname": f"bench {i}"})
+            db.session.add(LoginSession(token_hash=hash_secret(token), user_id=user.id, created_at=now,
+                                        last_seen_at=now - timedelta(minutes=2), expires_at=now + timedelta(days=1),
+                                        ip="bench", user_agent="bench"))
+        db.session.commit()
+        db.engine.dispose()
+    return tokens
+
+
+def age_sessions(url: str, minutes: float) -> datetime:
+    """Make every session last seen `minutes` ago; returns now (setup, not measured)."""
+    now = datetime.now(timezone.utc)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE login_sessions SET last_seen_at = :t"),
+                     {"t": (now - timedelta(minutes=minutes)).replace(tzinfo=None)})
+    engine.dispose()
+    return now
+
+
+def touched_sessions(url: str, since: datetime) -> int:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        count = conn.scalar(sa.text("SELECT count(*) FROM login_sessions WHERE last_seen_at >= :t"),
+                            {"t": since.replace(tzinfo=None)})
+    engine.dispose()
+    return count
+
+
+async def scenario_verify(url: str, workdir: Path, sessions: int = 1000, seconds: float = 6,
+                          clients: int = 16) -> list[dict]:
+    """The reverse proxy's check, as nginx sends it, for `sessions` people (one check in 20 without a cookie).
+
+    Twice: while every session was seen within the minute (no write at all), and when
+    all were last seen two minutes ago (each session's first check writes last_seen_at once).
+    """
+    import random
+
+    tokens = seed_sessions(url, sessions)
+    env = {**SERVER_ENV, "FORWARD_AUTH_HOSTS": VERIFY_HOST, "SESSION_COOKIE_DOMAIN": ".corp.example",
+           "FORWARD_AUTH_RULES": f"{VERIFY_HOST}/admin = admins"}
+    server = LiveServer(url, workers=2, env=env, log_path=workdir / "verify.log")
+    server.env["PUBLIC_BASE_URL"] = "https://login.corp.example"
+    rows = []
+    with server:
+        for label, age in (("seen within the minute", 0), ("last seen 2 min ago", 2)):
+            started_at = age_sessions(url, age)
+            latencies, answers = [], {}
+            deadline = time.perf_counter() + seconds
+
+            async def client(seed):
+                pick = random.Random(seed)
+                conn = None
+                while time.perf_counter() < deadline:
+                    cookie = "" if pick.random() < 0.05 else f"__Secure-qrl_session={pick.choice(tokens)}"
+                    headers = {"X-Original-URL": f"https://{VERIFY_HOST}/page/{pick.randrange(100)}",
+                               "X-Original-Method": "GET", "Cookie": cookie}
+                    with Timer() as t:
+                        response, conn = await request("127.0.0.1", server.port, "GET", "/auth/verify",
+                                                       headers=headers, conn=conn)
+                    latencies.append(t.seconds)
+                    key = "ok" if response.status == (200 if cookie else 401) else f"HTTP {response.status}"
+                    answers[key] = answers.get(key, 0) + 1
+                close(conn)
+
+            began = time.perf_counter()
+            await asyncio.gather(*(client(i) for i in range(clients)))
+            took = time.perf_counter() - began
+            errors = sum(n for k, n in answers.items() if k != "ok")
+            rows.append({"label": label, "sessions": sessions, "per_second": len(latencies) / took,
+                         "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000,
+                         "checks": len(latencies), "writes": touched_sessions(url, started_at) if age else 0,
+                         "errors": errors, "kinds": ", ".join(f"{k} x{n}" for k, n in answers.items() if k != "ok")})
+            log(f"  verify, {label}: {rows[-1]}")
+    return rows
+
+
 # --- report ------------------------------------------------------------------
 
 def table(title: str, headers: list[str], rows: list[list]) -> str:
@@ -356,10 +456,13 @@ async def run_wave(kinds: list[str], steps: list[int], herd: bool, churn: bool) 
     return out, rows_by_db
 
 
-async def run(kinds: list[str], steps: list[int], quick: bool) -> str:
+async def run(kinds: list[str], steps: list[int], quick: bool, only: str | None = None) -> str:
     out = [f"qrlogin bench {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
            f"gunicorn.conf.py (2 gevent workers), client on the same machine"]
     for kind in kinds:
+        if only == "verify":
+            out.append(await verify_report(kind, quick))
+            continue
         with tempfile.TemporaryDirectory(prefix="qrl-bench-") as tmp:
             workdir = Path(tmp)
             url = prepare_database(kind, workdir)
@@ -383,7 +486,21 @@ async def run(kinds: list[str], steps: list[int], quick: bool) -> str:
                          [[f"{create['per_second']:.0f}", create["errors"]]]))
         out.append(table(f"{kind}: idle database queries while polls wait", ["waiting", "queries/s", "errors"],
                          [[idle["waiting"], f"{idle['queries_per_second']:.2f}", idle["errors"]]]))
+        out.append(await verify_report(kind, quick))
     return "\n".join(out)
+
+
+async def verify_report(kind: str, quick: bool) -> str:
+    with tempfile.TemporaryDirectory(prefix="qrl-bench-") as tmp:
+        workdir = Path(tmp)
+        url = prepare_database(kind, workdir)
+        log(f"[{kind}] forward-auth checks")
+        rows = await scenario_verify(url, workdir, seconds=3 if quick else 6)
+    return table(f"{kind}: forward-auth checks (GET /auth/verify, 16 clients, {rows[0]['sessions']} logged-in sessions)",
+                 ["sessions", "checks/s", "p50 ms", "p99 ms", "last_seen_at writes", "errors"],
+                 [[v["label"], f"{v['per_second']:.0f}", f"{v['p50_ms']:.1f}", f"{v['p99_ms']:.1f}",
+                   f"{v['writes']} in {v['checks']} checks", f"{v['errors']} ({v['kinds']})" if v["errors"] else 0]
+                  for v in rows])
 
 
 async def run_soak(kinds: list[str], seconds: float) -> str:
@@ -416,6 +533,7 @@ def main():
     parser.add_argument("--no-herd", action="store_true", help="skip the restart herd")
     parser.add_argument("--churn", action="store_true", help="also the three-minute churn run")
     parser.add_argument("--churn-only", action="store_true", help="only the churn run")
+    parser.add_argument("--only", choices=["verify"], help="run one scenario: verify (forward-auth checks)")
     parser.add_argument("--soak", type=float, nargs="?", const=1800, metavar="SECONDS",
                         help="run only the soak (an office's day) for this long; 1800 s when no number is given")
     args = parser.parse_args()
@@ -427,6 +545,11 @@ def main():
         report = asyncio.run(run_soak(kinds, args.soak))
         print(report)
         Path("bench-results/soak.txt").write_text(report + "\n")
+        return
+    if args.only:
+        report = asyncio.run(run(kinds, [], args.quick, args.only))
+        print(report)
+        Path(f"bench-results/{args.only}.txt").write_text(report + "\n")
         return
     if args.churn_only:
         parts, _ = asyncio.run(run_wave(kinds, [], herd=False, churn=True))

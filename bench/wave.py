@@ -13,10 +13,11 @@ import re
 import time
 from pathlib import Path
 
+from app.auth import signed_binding
 from app.security import new_secret
 
 from .httpclient import close, percentile, request
-from .live_server import LiveServer
+from .live_server import SECRET_KEY, LiveServer
 
 POLL_WAIT = 25
 SESSION_COOKIE = re.compile(r"qrl_session=([^;]+)")
@@ -27,7 +28,7 @@ class Page:
 
     def __init__(self, port: int):
         self.port = port
-        self.secret = new_secret()
+        self.bind = "qrl_bind=" + signed_binding(new_secret(), SECRET_KEY)  # as the server set it
         self.conn = None
         self.ticket_id = None
         self.status = None
@@ -50,7 +51,7 @@ class Page:
 
     async def create(self) -> bool:
         try:
-            response = await self.call("POST", "/api/tickets", f"qrl_bind={self.secret}")
+            response = await self.call("POST", "/api/tickets", self.bind)
         except Exception as exc:
             self.errors.append(type(exc).__name__)
             return False
@@ -69,7 +70,7 @@ class Page:
             try:
                 response = await self.call(
                     "GET", f"/api/tickets/{self.ticket_id}?wait={POLL_WAIT}&since={self.status}",
-                    f"qrl_bind={self.secret}")
+                    self.bind)
             except Exception as exc:
                 self.errors.append(type(exc).__name__)
                 await asyncio.sleep(1 + random.random())
@@ -226,7 +227,7 @@ async def scenario_herd(url: str, workdir: Path, env: dict, waiting: int = 2000)
                 try:
                     response = await page.call(
                         "GET", f"/api/tickets/{page.ticket_id}?wait={POLL_WAIT}&since=pending",
-                        f"qrl_bind={page.secret}")
+                        page.bind)
                     answers[page].append((response.status, sent, time.perf_counter()))
                 except Exception as exc:
                     answers[page].append((type(exc).__name__, sent, time.perf_counter()))
