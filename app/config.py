@@ -131,6 +131,10 @@ def from_env(environ=None, instance_path=".") -> dict:
         # --- the database ---
         "SQLALCHEMY_DATABASE_URI": environ.get("DATABASE_URL") or default_db,
         "SQLALCHEMY_ECHO": environ.get("SQL_ECHO") == "1",  # log every statement (debugging, benchmarks)
+        # PostgreSQL connections per process (gunicorn.conf.py sets it from DB_MAX_CONNECTIONS and
+        # the number of workers), and how long a request waits for one when all are busy.
+        "DB_POOL_SIZE": _int(environ, "DB_POOL_SIZE", 20, minimum=1),
+        "DB_POOL_TIMEOUT_SECONDS": _float(environ, "DB_POOL_TIMEOUT_SECONDS", 30.0, minimum=0.1),
         # SQLite: how long a write waits for another writer's lock before the request
         # is answered 503 (Retry-After) instead.
         "SQLITE_BUSY_TIMEOUT_SECONDS": _float(environ, "SQLITE_BUSY_TIMEOUT_SECONDS", 15.0, minimum=0.0),
@@ -142,6 +146,9 @@ def from_env(environ=None, instance_path=".") -> dict:
         # the QR's own lifetime runs out meanwhile.
         "CONFIRM_PICKUP_SECONDS": _int(environ, "CONFIRM_PICKUP_SECONDS", 60, minimum=1),
         "POLL_MAX_WAIT_SECONDS": _int(environ, "POLL_MAX_WAIT_SECONDS", 25, minimum=0),
+        # A poll is held up to this much (at most a fifth of its wait) less than asked, at
+        # random, so pages that started together do not poll again together forever.
+        "POLL_HOLD_JITTER_SECONDS": _float(environ, "POLL_HOLD_JITTER_SECONDS", 5.0),
         "SESSION_TTL_SECONDS": _int(environ, "SESSION_TTL_SECONDS", 14 * 24 * 3600, minimum=60),
         "MP_TOKEN_TTL_SECONDS": _int(environ, "MP_TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=60),
         # The API's bodies are tiny; anything bigger is refused with a JSON 413.
@@ -280,7 +287,13 @@ def _finalize_database(config: dict) -> None:
         busy = config.get("SQLITE_BUSY_TIMEOUT_SECONDS", 15.0)
         config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": busy}})
     else:
-        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20})
+        # No pre-ping (a round trip before every request): a connection the server dropped
+        # fails one request, and SQLAlchemy then replaces the whole pool. No overflow:
+        # connections opened and closed under a wave cost more than waiting for one.
+        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {
+            "pool_size": config.get("DB_POOL_SIZE", 20), "max_overflow": 0,
+            "pool_timeout": config.get("DB_POOL_TIMEOUT_SECONDS", 30.0), "pool_recycle": 1800,
+        })
 
 
 def _finalize_cookies(config: dict) -> None:

@@ -28,6 +28,12 @@ WAKE_LATENCY = Histogram(
     "qrlogin_wake_latency_seconds", "From a committed ticket change to the waiting poll's answer.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+WAKEUPS_LOST = Counter(
+    "qrlogin_wakeups_lost",
+    "Cross-worker wake-ups given up on (the page then hears at the next periodic check). Should stay 0.")
+WAKEUPS_RESENT = Counter(
+    "qrlogin_wakeups_resent",
+    "Cross-worker wake-ups sent again because the other worker's socket queue was full.")
 ACCESS_REFUSED = Counter("qrlogin_access_refused", "Logins refused by the access policy, by stage and reason.",
                          ["stage", "reason"])
 PHONE_CHECKS = Counter("qrlogin_phone_checks", "Phone-number verifications (paid WeChat calls), by result.",
@@ -87,6 +93,14 @@ def poll_woken(ticket, since: str) -> None:
     """A waiting poll is about to answer: how long after the change did it learn of it?"""
     if ticket.status != since and ticket.status in _WOKEN_BY:
         WAKE_LATENCY.observe(max(0.0, (clock.utcnow() - ticket.updated_at).total_seconds()))
+
+
+def wakeups_resent(count: int) -> None:
+    WAKEUPS_RESENT.inc(count)
+
+
+def wakeups_lost(count: int) -> None:
+    WAKEUPS_LOST.inc(count)
 
 
 def wechat_call(endpoint: str, result: str, seconds: float) -> None:

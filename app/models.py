@@ -3,6 +3,7 @@ import secrets
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import clock
@@ -24,6 +25,28 @@ class UTCDateTime(sa.types.TypeDecorator):
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
         return value
+
+
+class database_now(sa.sql.expression.FunctionElement):
+    """The database's clock as naive UTC, with microseconds: the one clock all boxes share.
+
+    Ticket changes are stamped with it, so the cross-process catch-up query does
+    not depend on the application servers' clocks agreeing.
+    """
+
+    type = UTCDateTime()
+    inherit_cache = True
+
+
+@compiles(database_now, "postgresql")
+def _postgresql_now(element, compiler, **kw):
+    return "(clock_timestamp() AT TIME ZONE 'UTC')"
+
+
+@compiles(database_now, "sqlite")
+def _sqlite_now(element, compiler, **kw):
+    # SQLite's %f has milliseconds; three more digits match how datetimes are stored.
+    return "(strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')"
 
 
 def new_public_id() -> str:
@@ -118,7 +141,8 @@ class Ticket(db.Model):
     status: Mapped[str] = mapped_column(sa.String(16), default="pending")
     browser_hash: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
-    # Every transition sets updated_at; other processes find changes by it.
+    # Every transition sets updated_at from the database's clock (database_now);
+    # other processes find changes by it.
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow, index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     pc_ip: Mapped[str] = mapped_column(sa.String(64), default="")

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from . import clock, errors, metrics
 from .extensions import db
-from .models import Ticket, User
+from .models import Ticket, User, database_now
 from .security import new_ticket_id
 
 PENDING = "pending"
@@ -171,7 +171,7 @@ def _expire(ticket_id: str) -> bool:
     stmt = (
         sa.update(Ticket)
         .where(Ticket.id == ticket_id, Ticket.status.in_(LIVE), Ticket.expires_at <= now)
-        .values(status=EXPIRED, updated_at=now, finished_at=now)
+        .values(status=EXPIRED, updated_at=database_now(), finished_at=now)
     )
     return _execute(ticket_id, stmt, EXPIRED)
 
@@ -181,7 +181,7 @@ def _transition(ticket_id: str, allowed, to: str, **values) -> bool:
     stmt = (
         sa.update(Ticket)
         .where(Ticket.id == ticket_id, Ticket.expires_at > now, allowed)
-        .values(status=to, updated_at=now, **values)
+        .values(status=to, updated_at=database_now(), **values)
     )
     return _execute(ticket_id, stmt, to)
 
@@ -228,9 +228,15 @@ def _well_formed(ticket_id: str) -> bool:
     return 0 < len(ticket_id) <= 32 and all(c.isascii() and (c.isalnum() or c in "-_") for c in ticket_id)
 
 
-def changed_since(cursor) -> list[tuple[str, object]]:
-    """(id, updated_at) of tickets changed at or after `cursor`, for the cross-process watcher."""
-    return list(db.session.execute(sa.select(Ticket.id, Ticket.updated_at).where(Ticket.updated_at >= cursor)))
+def changed_since(cursor) -> tuple[object, list[tuple[str, object]]]:
+    """For the cross-process watcher, in one round trip: the database's clock now, and
+    (id, updated_at) of tickets changed at or after `cursor` (a reading of that clock; None: none)."""
+    now = sa.select(database_now().label("now")).subquery()
+    changed = sa.false() if cursor is None else Ticket.updated_at >= cursor
+    rows = db.session.execute(
+        sa.select(now.c.now, Ticket.id, Ticket.updated_at).select_from(now.outerjoin(Ticket, changed))
+    ).all()
+    return rows[0].now, [(row.id, row.updated_at) for row in rows if row.id is not None]
 
 
 def moved_in(session) -> set[str]:

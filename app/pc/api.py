@@ -82,10 +82,8 @@ def poll_ticket(ticket_id):
     ticket = tickets.get(ticket_id)
     auth.check_bound(ticket.browser_hash)
     db.session.commit()  # keeps a lazy expiry; frees the connection before waiting
-    if since == ticket.status and wait > 0:
-        ticket = longpoll.wait_for_change(ticket, since, wait)
-    ticket, token = longpoll.pick_up(ticket)
-    response = jsonify(ticket.to_dict())
+    body, token = longpoll.answer(ticket, since, wait)
+    response = jsonify(body)
     if token is not None:
         auth.set_login_cookie(response, token)
     return response
