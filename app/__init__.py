@@ -44,11 +44,13 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from .mp import bp as mp_bp
+    from .oa import bp as oa_bp
     from .ops import bp as ops_bp
     from .web import bp as web_bp
 
     app.register_blueprint(web_bp)
     app.register_blueprint(mp_bp)
+    app.register_blueprint(oa_bp)
     from .openapi import bp as openapi_bp
 
     app.register_blueprint(openapi_bp)

@@ -1,5 +1,5 @@
 """Reading request input: JSON bodies and query parameters, refused with clear 400s."""
-from flask import request
+from flask import current_app, request
 
 from . import errors
 
@@ -50,3 +50,8 @@ def choice_arg(name: str, choices) -> str | None:
     if raw not in choices:
         raise errors.InvalidRequest(f"'{name}' must be one of: {', '.join(choices)}.")
     return raw
+
+
+def public_base_url() -> str:
+    """Where people reach the service: PUBLIC_BASE_URL, or the address this request came to."""
+    return current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")

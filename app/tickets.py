@@ -35,7 +35,8 @@ LIVE = (PENDING, SCANNED, CONFIRMED)  # may still change; expire when expires_at
 _CHANGES_KEY = "qrlogin_ticket_changes"  # session.info: [(ticket id, status reached)] until commit
 
 
-def create(browser_hash: str, pc_ip: str, pc_user_agent: str, *, max_pending: int = 0) -> Ticket:
+def create(browser_hash: str, pc_ip: str, pc_user_agent: str, *, max_pending: int = 0,
+           ticket_id: str | None = None, qr_url: str | None = None) -> Ticket:
     """A new pending ticket; refused when `pc_ip` already holds `max_pending` unused ones (0: no cap).
 
     The insert comes first and the count after it, in one transaction: SQLite's
@@ -49,7 +50,7 @@ def create(browser_hash: str, pc_ip: str, pc_user_agent: str, *, max_pending: in
         # Under READ COMMITTED parallel inserts would not see each other's rows.
         db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(pc_ip))))
     ticket = Ticket(
-        id=new_ticket_id(),
+        id=ticket_id or new_ticket_id(),
         status=PENDING,
         browser_hash=browser_hash,
         created_at=now,
@@ -57,6 +58,7 @@ def create(browser_hash: str, pc_ip: str, pc_user_agent: str, *, max_pending: in
         expires_at=now + timedelta(seconds=current_app.config["TICKET_TTL_SECONDS"]),
         pc_ip=pc_ip,
         pc_user_agent=pc_user_agent[:512],
+        qr_url=qr_url,
     )
     db.session.add(ticket)
     db.session.flush()
@@ -98,12 +100,17 @@ def scan(ticket_id: str, user: User) -> Ticket:
     return get(ticket_id)
 
 
-def confirm(ticket_id: str, user: User) -> Ticket:
-    """The person who scanned approves. The PC then has a short window to pick it up."""
+def confirm(ticket_id: str, user: User, *, login_as: int | None = None) -> Ticket:
+    """The person who scanned approves. The PC then has a short window to pick it up.
+
+    `login_as`: the user the login will be, when it turned out to be a user the person is
+    already known as (the Official Account learns the unionid only after the scan).
+    """
     now = clock.utcnow()
     pickup = timedelta(seconds=current_app.config["CONFIRM_PICKUP_SECONDS"])
     allowed = sa.and_(Ticket.status == SCANNED, Ticket.scanned_by_id == user.id)
-    if not _transition(ticket_id, allowed, CONFIRMED, confirmed_at=now, expires_at=now + pickup):
+    if not _transition(ticket_id, allowed, CONFIRMED, confirmed_at=now, expires_at=now + pickup,
+                       scanned_by_id=login_as or user.id):
         _refuse(ticket_id, user, "confirm")
     return get(ticket_id)
 

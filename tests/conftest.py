@@ -14,7 +14,7 @@ from app import clock as app_clock
 from app import create_app
 from app.extensions import db
 
-from .fake_wechat import APPID, SECRET, FakeWeChat
+from .fake_wechat import APPID, OA_AES_KEY, OA_APPID, OA_SECRET, OA_TOKEN, SECRET, FakeWeChat
 from .phone import Phone  # noqa: F401  (tests import it from here)
 
 
@@ -223,6 +223,24 @@ def wechat(fake_wechat):
 def wxacode_app(config, wechat):
     """The service drawing mini-program codes (QR_MODE=wxacode) with the fake WeChat."""
     yield from serve(create_app({**config, "QR_MODE": "wxacode"}))
+
+
+def official_account(config: dict, safe: bool = False, **settings) -> dict:
+    """Settings of the service logging in through the fake's Official Account (safe mode: encrypted)."""
+    return {**config, "QR_MODE": "official_account", "WECHAT_OA_APPID": OA_APPID, "WECHAT_OA_SECRET": OA_SECRET,
+            "WECHAT_OA_TOKEN": OA_TOKEN, "WECHAT_OA_AES_KEY": OA_AES_KEY if safe else None, **settings}
+
+
+@pytest.fixture
+def oa_app(config, wechat):
+    """The service in QR_MODE=official_account, plain mode, with the fake WeChat."""
+    yield from serve(create_app(official_account(config)))
+
+
+@pytest.fixture
+def oa_safe_app(config, wechat):
+    """The same in safe mode: pushes and replies encrypted with the EncodingAESKey."""
+    yield from serve(create_app(official_account(config, safe=True)))
 
 
 @pytest.fixture

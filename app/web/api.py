@@ -3,22 +3,27 @@ import time
 
 from flask import current_app, jsonify, make_response, request, url_for
 
-from .. import auth, clock, errors, metrics, qr, tickets, wxacode
+from .. import auth, clock, errors, metrics, oa_login, qr, tickets, wxacode
 from ..extensions import db
-from ..inputs import choice_arg, number_arg
+from ..inputs import choice_arg, number_arg, public_base_url
 from ..models import Ticket, isoformat
-from ..security import hash_secret, new_secret, secret_matches
+from ..security import hash_secret, new_secret, new_ticket_id, secret_matches
 from . import bp
 
 
 @bp.post("/api/tickets")
 def create_ticket():
     secret = _browser_secret() or new_secret()
+    ticket_id = qr_url = None
+    if oa_login.enabled():  # WeChat makes the QR first: a failure leaves no ticket behind
+        ticket_id = new_ticket_id()
+        qr_url = oa_login.make_qr(ticket_id, public_base_url())
     ticket = tickets.create(hash_secret(secret), auth.client_ip(), auth.user_agent(),
-                            max_pending=current_app.config["MAX_PENDING_TICKETS_PER_IP"])
+                            max_pending=current_app.config["MAX_PENDING_TICKETS_PER_IP"],
+                            ticket_id=ticket_id, qr_url=qr_url)
     db.session.commit()
     body = _ticket_json(ticket)
-    body["qr_content"] = qr_content(ticket.id)
+    body["qr_content"] = qr_content(ticket)
     body["qr_svg_url"] = url_for("web.ticket_qr", ticket_id=ticket.id, kind="svg")
     body["qr_png_url"] = url_for("web.ticket_qr", ticket_id=ticket.id, kind="png")
     if wxacode.enabled():  # the page shows WeChat's mini-program code, fetched by URL
@@ -41,9 +46,9 @@ def ticket_qr(ticket_id, kind):
     if kind == "png" and wxacode.enabled():
         image, mimetype = wxacode.image(ticket)
     elif kind == "svg":
-        image, mimetype = qr.svg(qr_content(ticket.id)), "image/svg+xml"
+        image, mimetype = qr.svg(qr_content(ticket)), "image/svg+xml"
     else:
-        image, mimetype = qr.png(qr_content(ticket.id)), "image/png"
+        image, mimetype = qr.png(qr_content(ticket)), "image/png"
     response = current_app.response_class(image, mimetype=mimetype)
     response.headers["Cache-Control"] = "private, max-age=300"
     return response
@@ -90,10 +95,10 @@ def logout():
     return response
 
 
-def qr_content(ticket_id: str) -> str:
-    """The text the QR encodes: a public URL naming the ticket, nothing secret."""
-    base = current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
-    return f"{base}/qr/{ticket_id}"
+def qr_content(ticket: Ticket) -> str:
+    """The text the QR encodes: a public URL naming the ticket (ours, or WeChat's), nothing secret."""
+    return ticket.qr_url or f"{public_base_url()}/qr/{ticket.id}"
+
 
 
 def _wait_for_change(ticket: Ticket, since: str, wait: float) -> Ticket:

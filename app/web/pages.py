@@ -4,7 +4,7 @@ from flask import current_app, render_template, request
 from .. import auth
 from ..extensions import db
 from . import bp
-from .i18n import texts
+from .i18n import login_texts, texts
 
 
 def safe_next(value: str | None) -> str:
@@ -31,7 +31,8 @@ def _readable(moment) -> str:
 
 @bp.get("/login")
 def login_page():
-    return render_template("login.html", t=texts(), next_url=safe_next(request.args.get("next")))
+    official_account = current_app.config["QR_MODE"] == "official_account"
+    return render_template("login.html", t=login_texts(official_account), next_url=safe_next(request.args.get("next")))
 
 
 @bp.get("/qr/<ticket_id>")
