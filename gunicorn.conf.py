@@ -33,10 +33,11 @@ def post_worker_init(worker):
     The pages get their current status and simply poll again, reaching a
     worker that is still running; nothing waits out the graceful timeout.
     """
-    hub = getattr(worker.wsgi, "extensions", {}).get("qrlogin_waiters")
-    if hub is None:
-        return
     import gevent  # the worker class is gevent's, already running (and patched) here
+
+    from app import wakeups
+
+    hub = wakeups.hub(worker.wsgi)
 
     def wrap(handler):
         def on_signal(sig, frame):

@@ -5,9 +5,9 @@ from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_mod
+from . import tickets, wakeups
 from .errors import register_errorhandlers
 from .extensions import db, migrate
-from .waiters import Waiters
 
 # Pages may only be framed by nobody: a login QR inside a foreign frame is QRLJacking.
 CONTENT_SECURITY_POLICY = (
@@ -30,34 +30,37 @@ def create_app(config: dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_commands(app)
     register_response_headers(app)
+    register_proxy_fix(app)
     register_abuse_limits(app)
     register_logging(app)
     return app
 
 
 def register_extensions(app: Flask) -> None:
+    """The database, migrations and the wake-up hub, bound to this app."""
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
                      render_as_batch=True)
-    app.extensions["qrlogin_waiters"] = Waiters(app)
+    wakeups.init_app(app, catch_up=tickets.changed_since, changes=tickets.moved_in)
 
 
 def register_blueprints(app: Flask) -> None:
+    """One blueprint per caller: the PC page, the mini-program, developers' tools, operations."""
     from .mp import bp as mp_bp
     from .oa import bp as oa_bp
+    from .openapi import bp as openapi_bp
     from .ops import bp as ops_bp
-    from .web import bp as web_bp
+    from .pc import bp as pc_bp
 
-    app.register_blueprint(web_bp)
+    app.register_blueprint(pc_bp)
     app.register_blueprint(mp_bp)
     app.register_blueprint(oa_bp)
-    from .openapi import bp as openapi_bp
-
     app.register_blueprint(openapi_bp)
     app.register_blueprint(ops_bp)
 
 
 def register_commands(app: Flask) -> None:
+    """The `flask tickets` and `flask qr` commands."""
     from .cli import qr_cli, tickets_cli
 
     app.cli.add_command(tickets_cli)
@@ -65,6 +68,8 @@ def register_commands(app: Flask) -> None:
 
 
 def register_response_headers(app: Flask) -> None:
+    """Security and caching headers on every answer."""
+
     @app.after_request
     def security_headers(response):
         headers = response.headers
@@ -80,18 +85,24 @@ def register_response_headers(app: Flask) -> None:
         return response
 
 
-def register_abuse_limits(app: Flask) -> None:
-    from .limits import register_limits
-
+def register_proxy_fix(app: Flask) -> None:
+    """Believe forwarded headers from exactly PROXY_FIX_HOPS proxies, and no others."""
     hops = app.config.get("PROXY_FIX_HOPS", 0)
     if hops:
         # Trust exactly the configured proxies: the address each one appended,
         # never what the client itself wrote into X-Forwarded-For.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+
+def register_abuse_limits(app: Flask) -> None:
+    """Per-client rate limits (app/limits.py)."""
+    from .limits import register_limits
+
     register_limits(app)
 
 
 def register_logging(app: Flask) -> None:
+    """One JSON (or text) line per request."""
     from . import logs
 
     logs.configure(app)

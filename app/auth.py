@@ -1,4 +1,4 @@
-"""Who is calling: PC login sessions (cookie) and mini-program users (bearer token)."""
+"""Who is calling: the PC browser (its binding cookie and login session) and mini-program users (bearer token)."""
 from datetime import timedelta
 from functools import wraps
 
@@ -8,21 +8,39 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from . import clock, errors
 from .extensions import db
+from .inputs import client_ip, user_agent
 from .models import LoginSession, User
-from .security import hash_secret, new_secret
+from .security import hash_secret, new_secret, secret_matches
 
 # How stale last_seen_at may get before a request refreshes it (saves a write per request).
 TOUCH_EVERY = timedelta(seconds=60)
 
 
-def client_ip() -> str:
-    # request.remote_addr is the peer, or the client ProxyFix vouched for when
-    # the deployment configured its proxy hops.
-    return (request.remote_addr or "")[:64]
+# --- the browser binding: which browser created a ticket ---------------------
+
+def browser_secret() -> str | None:
+    """The secret in the browser's binding cookie, if it sent a plausible one."""
+    secret = request.cookies.get(current_app.config["BIND_COOKIE_NAME"])
+    return secret if secret and len(secret) <= 128 else None
 
 
-def user_agent() -> str:
-    return request.headers.get("User-Agent", "")[:512]
+def browser_binding() -> tuple[str, str]:
+    """(secret, hash) binding a new ticket to this browser; a browser keeps one secret for all its tabs."""
+    secret = browser_secret() or new_secret()
+    return secret, hash_secret(secret)
+
+
+def check_bound(browser_hash: str) -> None:
+    """Refuse unless this request comes from the browser holding the binding."""
+    if not secret_matches(browser_secret(), browser_hash):
+        raise errors.NotBoundBrowser()
+
+
+def set_bind_cookie(response, secret: str) -> None:
+    cfg = current_app.config
+    # Reused across tabs of one browser, so several open login pages all keep working.
+    response.set_cookie(cfg["BIND_COOKIE_NAME"], secret, path="/", secure=cfg["COOKIE_SECURE"],
+                        httponly=True, samesite="Lax")
 
 
 # --- PC login sessions -------------------------------------------------------

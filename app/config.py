@@ -1,18 +1,29 @@
-"""Configuration, read from the environment when the app is created (never at import)."""
+"""Configuration, read from the environment when the app is created (never at import).
+
+`from_env` reads every setting through a parser (a bad value is one line:
+ConfigError); `finalize` derives settings and refuses configurations that must
+not run. Settings are grouped by concern in the same order in both.
+"""
 import ipaddress
 import os
 from pathlib import Path
 
 WECHAT_API_BASE = "https://api.weixin.qq.com"
+QR_MODES = ("url", "wxacode", "official_account")
+WECHAT_ENV_VERSIONS = ("release", "trial", "develop")
+WAKE_CHANNELS = ("auto", "none")
+LOG_FORMATS = ("json", "text")
+APP_ENVS = ("production", "development")
+# Values that appear in this repository or in examples; never a production key.
+KNOWN_WEAK_SECRET_KEYS = {"development-only-secret-key", "test-secret-key", "changeme", "secret", "dev"}
+MIN_SECRET_KEY_LENGTH = 32
 
 
 class ConfigError(RuntimeError):
     """The service refuses to start with this configuration."""
 
 
-def _int(environ, name, default, minimum=0):
-    return _number(environ, name, default, minimum, int, "a whole number")
-
+# --- parsers: each reads one variable and says in one line what is wrong ----------
 
 def _number(environ, name, default, minimum, kind, what):
     raw = environ.get(name)
@@ -22,124 +33,20 @@ def _number(environ, name, default, minimum, kind, what):
         value = kind(raw)
     except ValueError:
         raise ConfigError(f"{name} must be {what}, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    if not value >= minimum:  # also refuses nan
+        raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}")
     return value
 
 
-def from_env(environ=None, instance_path=".") -> dict:
-    """Build the Flask config mapping from environment variables."""
-    environ = os.environ if environ is None else environ
-    app_env = environ.get("APP_ENV", "production").strip().lower()
-    if app_env not in ("production", "development"):
-        raise ConfigError(f"APP_ENV must be 'production' or 'development', got {app_env!r}")
-    default_db = "sqlite:///" + str(Path(instance_path, "qrlogin.sqlite3").resolve())
-    public_base = environ.get("PUBLIC_BASE_URL", "").strip().rstrip("/") or None
-    if public_base and not public_base.startswith(("http://", "https://")):
-        raise ConfigError("PUBLIC_BASE_URL must start with http:// or https://")
-    fallbacks = [k for k in environ.get("SECRET_KEY_FALLBACKS", "").split(",") if k.strip()]
-    return {
-        "APP_ENV": app_env,
-        "SECRET_KEY": environ.get("SECRET_KEY") or None,
-        "SECRET_KEY_FALLBACKS": [k.strip() for k in fallbacks],
-        "SQLALCHEMY_DATABASE_URI": environ.get("DATABASE_URL") or default_db,
-        "SQLALCHEMY_ECHO": environ.get("SQL_ECHO") == "1",  # log every statement (debugging, benchmarks)
-        "PUBLIC_BASE_URL": public_base,
-        "TICKET_TTL_SECONDS": _int(environ, "TICKET_TTL_SECONDS", 120, minimum=1),
-        # After a confirm the PC gets this long to pick its session up, even if
-        # the QR's own lifetime runs out meanwhile.
-        "CONFIRM_PICKUP_SECONDS": _int(environ, "CONFIRM_PICKUP_SECONDS", 60, minimum=1),
-        "POLL_MAX_WAIT_SECONDS": _int(environ, "POLL_MAX_WAIT_SECONDS", 25, minimum=0),
-        # How often each process looks for changes made by other processes.
-        "WAKE_CHECK_SECONDS": float(environ.get("WAKE_CHECK_SECONDS", "0.5")),
-        # While a broadcast channel (LISTEN/NOTIFY, or local sockets for SQLite) is up,
-        # the periodic check only runs this often, as a safety net.
-        "WAKE_SAFETY_CHECK_SECONDS": float(environ.get("WAKE_SAFETY_CHECK_SECONDS", "5")),
-        # auto: LISTEN/NOTIFY on PostgreSQL, Unix sockets on SQLite; none: periodic check only.
-        "WAKE_CHANNEL": environ.get("WAKE_CHANNEL", "auto"),
-        "SESSION_TTL_SECONDS": _int(environ, "SESSION_TTL_SECONDS", 14 * 24 * 3600, minimum=60),
-        "MP_TOKEN_TTL_SECONDS": _int(environ, "MP_TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=60),
-        "WECHAT_APPID": environ.get("WECHAT_APPID") or None,
-        "WECHAT_SECRET": environ.get("WECHAT_SECRET") or None,
-        "WECHAT_API_BASE": (environ.get("WECHAT_API_BASE") or WECHAT_API_BASE).rstrip("/"),
-        "WECHAT_TIMEOUT_SECONDS": float(environ.get("WECHAT_TIMEOUT_SECONDS", "5")),
-        # The API's bodies are tiny; anything bigger is refused with a JSON 413.
-        "MAX_CONTENT_LENGTH": 1024 * 1024,
-        # --- abuse limits (see app/limits.py); an empty rate or 0 turns one off ---
-        "TICKET_RATE_LIMIT": environ.get("TICKET_RATE_LIMIT", "30/minute").strip(),
-        "MAX_PENDING_TICKETS_PER_IP": _int(environ, "MAX_PENDING_TICKETS_PER_IP", 20),
-        "POLL_RATE_LIMIT": environ.get("POLL_RATE_LIMIT", "120/minute").strip(),
-        # Shared by all workers and machines in production: redis://host:6379/N.
-        "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://",
-        # Proxies in front of the app that append to X-Forwarded-For; 0 trusts no header.
-        "PROXY_FIX_HOPS": _int(environ, "PROXY_FIX_HOPS", 0),
-        **_wechat_and_ops_settings(environ, app_env),
-    }
-
-
-def finalize(config: dict) -> None:
-    """Derive settings and refuse configurations that must not run."""
-    if not config.get("SECRET_KEY"):
-        if config["APP_ENV"] == "development" or config.get("TESTING"):
-            config["SECRET_KEY"] = "development-only-secret-key"
-        else:
-            raise ConfigError(
-                "SECRET_KEY is not set. Set it to a long random value "
-                "(python3 -c 'import secrets; print(secrets.token_hex(32))')."
-            )
-    # Without WeChat credentials the service runs in development login mode:
-    # the mini-program API accepts `dev:<name>` codes instead of wx.login codes.
-    # A service that logs in only through its Official Account has no mini-program to stand in for.
-    config["DEV_LOGIN"] = not config.get("WECHAT_APPID") and not (
-        config.get("QR_MODE") == "official_account" and config.get("WECHAT_OA_APPID"))
-    uri = config["SQLALCHEMY_DATABASE_URI"]
-    if uri.startswith("postgres://"):
-        uri = "postgresql+psycopg://" + uri[len("postgres://"):]
-    elif uri.startswith("postgresql://"):
-        uri = "postgresql+psycopg://" + uri[len("postgresql://"):]
-    config["SQLALCHEMY_DATABASE_URI"] = uri
-    if uri.startswith("sqlite"):
-        # Busy waits are handled by SQLite itself (busy_timeout, see db.py).
-        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 15}})
-    else:
-        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20})
-    secure = (config.get("PUBLIC_BASE_URL") or "").startswith("https://")
-    config["COOKIE_SECURE"] = secure
-    # The __Host- prefix pins a cookie to this exact host, https and path /.
-    prefix = "__Host-" if secure else ""
-    config["LOGIN_COOKIE_NAME"] = prefix + "qrl_session"
-    config["BIND_COOKIE_NAME"] = prefix + "qrl_bind"
-    # Flask >= 3.1.1 reads SECRET_KEY_FALLBACKS as a list of older keys.
-    fallbacks = config.get("SECRET_KEY_FALLBACKS") or []
-    config["SECRET_KEY_FALLBACKS"] = [fallbacks] if isinstance(fallbacks, str) else list(fallbacks)
-    for name in ("TICKET_RATE_LIMIT", "POLL_RATE_LIMIT"):
-        _check_rate(name, config.get(name) or "")
-    _finalize_wechat_and_ops(config)
-
-
-def _check_rate(name: str, value: str) -> None:
-    from limits import parse_many
-
-    if not value:
-        return
-    try:
-        parse_many(value)
-    except ValueError:
-        raise ConfigError(f"{name} must look like '30/minute' (or be empty to turn it off), got {value!r}") from None
-
-
-# --- WeChat integration and operations ----------------------------------------
-
-QR_MODES = ("url", "wxacode", "official_account")
-WECHAT_ENV_VERSIONS = ("release", "trial", "develop")
-LOG_FORMATS = ("json", "text")
-# Values that appear in this repository or in examples; never a production key.
-KNOWN_WEAK_SECRET_KEYS = {"development-only-secret-key", "test-secret-key", "changeme", "secret", "dev"}
-MIN_SECRET_KEY_LENGTH = 32
+def _int(environ, name, default, minimum=0):
+    return _number(environ, name, default, minimum, int, "a whole number")
 
 
 def _float(environ, name, default, minimum=0.0):
-    return _number(environ, name, default, minimum, float, "a number")
+    value = _number(environ, name, default, minimum, float, "a number")
+    if value == float("inf"):
+        raise ConfigError(f"{name} must be a finite number, got {environ.get(name)!r}")
+    return value
 
 
 def _flag(environ, name, default=False):
@@ -158,6 +65,24 @@ def _choice(environ, name, choices, default):
     return value
 
 
+def _text(environ, name, default=None):
+    return (environ.get(name) or "").strip() or default
+
+
+def _rate(environ, name, default):
+    """A Flask-Limiter rate such as '30/minute'; set but empty turns the limit off."""
+    value = environ.get(name, default).strip()
+    _check_rate(name, value)
+    return value
+
+
+def _url(environ, name):
+    value = (environ.get(name) or "").strip().rstrip("/") or None
+    if value and not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{name} must start with http:// or https://")
+    return value
+
+
 def _networks(raw: str, name: str) -> list:
     try:
         return [ipaddress.ip_network(part.strip(), strict=False) for part in raw.split(",") if part.strip()]
@@ -165,37 +90,149 @@ def _networks(raw: str, name: str) -> list:
         raise ConfigError(f"{name}: {exc}") from None
 
 
-def _wechat_and_ops_settings(environ, app_env: str) -> dict:
+def _check_rate(name: str, value: str) -> None:
+    from limits import parse_many
+
+    if not value:
+        return
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{name} must look like '30/minute' (or be empty to turn it off), got {value!r}") from None
+
+
+# --- reading ---------------------------------------------------------------------
+
+def from_env(environ=None, instance_path=".") -> dict:
+    """Build the Flask config mapping from environment variables."""
+    environ = os.environ if environ is None else environ
+    app_env = _choice(environ, "APP_ENV", APP_ENVS, "production")
+    fallbacks = [k.strip() for k in environ.get("SECRET_KEY_FALLBACKS", "").split(",") if k.strip()]
+    default_db = "sqlite:///" + str(Path(instance_path, "qrlogin.sqlite3").resolve())
     return {
+        # --- the service and its keys ---
+        "APP_ENV": app_env,
+        "SECRET_KEY": environ.get("SECRET_KEY") or None,
+        "SECRET_KEY_FALLBACKS": fallbacks,
+        "PUBLIC_BASE_URL": _url(environ, "PUBLIC_BASE_URL"),
+        # --- the database ---
+        "SQLALCHEMY_DATABASE_URI": environ.get("DATABASE_URL") or default_db,
+        "SQLALCHEMY_ECHO": environ.get("SQL_ECHO") == "1",  # log every statement (debugging, benchmarks)
+        # --- login codes, polls and sessions ---
+        "TICKET_TTL_SECONDS": _int(environ, "TICKET_TTL_SECONDS", 120, minimum=1),
+        # After a confirm the PC gets this long to pick its session up, even if
+        # the QR's own lifetime runs out meanwhile.
+        "CONFIRM_PICKUP_SECONDS": _int(environ, "CONFIRM_PICKUP_SECONDS", 60, minimum=1),
+        "POLL_MAX_WAIT_SECONDS": _int(environ, "POLL_MAX_WAIT_SECONDS", 25, minimum=0),
+        "SESSION_TTL_SECONDS": _int(environ, "SESSION_TTL_SECONDS", 14 * 24 * 3600, minimum=60),
+        "MP_TOKEN_TTL_SECONDS": _int(environ, "MP_TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=60),
+        # The API's bodies are tiny; anything bigger is refused with a JSON 413.
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+        # --- wake-ups (app/wakeups.py) ---
+        # How often each process looks for changes made by other processes.
+        "WAKE_CHECK_SECONDS": _float(environ, "WAKE_CHECK_SECONDS", 0.5, minimum=0.01),
+        # While a broadcast channel (LISTEN/NOTIFY, or local sockets for SQLite) is up,
+        # the periodic check only runs this often, as a safety net.
+        "WAKE_SAFETY_CHECK_SECONDS": _float(environ, "WAKE_SAFETY_CHECK_SECONDS", 5.0, minimum=0.01),
+        # auto: LISTEN/NOTIFY on PostgreSQL, Unix sockets on SQLite; none: periodic check only.
+        "WAKE_CHANNEL": _choice(environ, "WAKE_CHANNEL", WAKE_CHANNELS, "auto"),
+        # --- WeChat ---
+        "WECHAT_APPID": environ.get("WECHAT_APPID") or None,
+        "WECHAT_SECRET": environ.get("WECHAT_SECRET") or None,
+        "WECHAT_API_BASE": _url(environ, "WECHAT_API_BASE") or WECHAT_API_BASE,
+        "WECHAT_TIMEOUT_SECONDS": _float(environ, "WECHAT_TIMEOUT_SECONDS", 5.0, minimum=0.1),
         # url: the QR encodes PUBLIC_BASE_URL/qr/<id>; wxacode: WeChat draws a mini-program code;
         # official_account: WeChat's parametric QR, scanned to follow the Official Account.
         "QR_MODE": _choice(environ, "QR_MODE", QR_MODES, "url"),
-        "WECHAT_LOGIN_PAGE": (environ.get("WECHAT_LOGIN_PAGE") or "pages/login/confirm").strip().lstrip("/"),
+        "WECHAT_LOGIN_PAGE": _text(environ, "WECHAT_LOGIN_PAGE", "pages/login/confirm").lstrip("/"),
         "WECHAT_ENV_VERSION": _choice(environ, "WECHAT_ENV_VERSION", WECHAT_ENV_VERSIONS, "release"),
         # Retries only for "busy" (-1) and connections that never reached WeChat.
         "WECHAT_RETRIES": _int(environ, "WECHAT_RETRIES", 2, minimum=0),
         "WECHAT_RETRY_BACKOFF_SECONDS": _float(environ, "WECHAT_RETRY_BACKOFF_SECONDS", 0.2),
         # The access token is renewed this long before WeChat says it expires.
         "WECHAT_TOKEN_MARGIN_SECONDS": _int(environ, "WECHAT_TOKEN_MARGIN_SECONDS", 300),
-        # The Official Account (QR_MODE=official_account), as its console shows them.
-        "WECHAT_OA_APPID": environ.get("WECHAT_OA_APPID") or None,
-        "WECHAT_OA_SECRET": environ.get("WECHAT_OA_SECRET") or None,
-        "WECHAT_OA_TOKEN": environ.get("WECHAT_OA_TOKEN") or None,
+        # --- the Official Account (QR_MODE=official_account), as its console shows them ---
+        "WECHAT_OA_APPID": _text(environ, "WECHAT_OA_APPID"),
+        "WECHAT_OA_SECRET": _text(environ, "WECHAT_OA_SECRET"),
+        "WECHAT_OA_TOKEN": _text(environ, "WECHAT_OA_TOKEN"),
         # Safe mode's EncodingAESKey; the previous one keeps working while a new one rolls out.
-        "WECHAT_OA_AES_KEY": environ.get("WECHAT_OA_AES_KEY") or None,
-        "WECHAT_OA_AES_KEY_PREVIOUS": environ.get("WECHAT_OA_AES_KEY_PREVIOUS") or None,
+        "WECHAT_OA_AES_KEY": _text(environ, "WECHAT_OA_AES_KEY"),
+        "WECHAT_OA_AES_KEY_PREVIOUS": _text(environ, "WECHAT_OA_AES_KEY_PREVIOUS"),
         # 1: the scan itself logs the PC in, with no confirm step (accepts the QRLJacking risk).
         "OA_SCAN_CONFIRMS": _flag(environ, "OA_SCAN_CONFIRMS"),
+        # --- abuse limits (app/limits.py); an empty rate or 0 turns one off ---
+        "TICKET_RATE_LIMIT": _rate(environ, "TICKET_RATE_LIMIT", "30/minute"),
+        "MAX_PENDING_TICKETS_PER_IP": _int(environ, "MAX_PENDING_TICKETS_PER_IP", 20),
+        "POLL_RATE_LIMIT": _rate(environ, "POLL_RATE_LIMIT", "120/minute"),
+        # Shared by all workers and machines in production: redis://host:6379/N.
+        "RATELIMIT_STORAGE_URI": _text(environ, "RATELIMIT_STORAGE_URI", "memory://"),
+        # Proxies in front of the app that append to X-Forwarded-For; 0 trusts no header.
+        "PROXY_FIX_HOPS": _int(environ, "PROXY_FIX_HOPS", 0),
+        # --- operations ---
         "METRICS_TOKEN": environ.get("METRICS_TOKEN") or None,
         "METRICS_ALLOW_IPS": _networks(environ.get("METRICS_ALLOW_IPS", "127.0.0.1,::1"), "METRICS_ALLOW_IPS"),
         "LOG_FORMAT": _choice(environ, "LOG_FORMAT", LOG_FORMATS, "json" if app_env == "production" else "text"),
     }
 
 
-def _finalize_wechat_and_ops(config: dict) -> None:
-    """Stop the start, with one clear message, on settings that are unsafe or cannot work."""
+# --- deriving and refusing --------------------------------------------------------
+
+def finalize(config: dict) -> None:
+    """Derive settings and refuse configurations that must not run."""
+    _finalize_keys(config)
+    _finalize_database(config)
+    _finalize_cookies(config)
+    for name in ("TICKET_RATE_LIMIT", "POLL_RATE_LIMIT"):
+        _check_rate(name, config.get(name) or "")
     if isinstance(config.get("METRICS_ALLOW_IPS"), str):  # a test or caller passed the raw text
         config["METRICS_ALLOW_IPS"] = _networks(config["METRICS_ALLOW_IPS"], "METRICS_ALLOW_IPS")
+    _refuse_unsafe(config)
+
+
+def _finalize_keys(config: dict) -> None:
+    if not config.get("SECRET_KEY"):
+        if config["APP_ENV"] == "development" or config.get("TESTING"):
+            config["SECRET_KEY"] = "development-only-secret-key"
+        else:
+            raise ConfigError(
+                "SECRET_KEY is not set. Set it to a long random value "
+                "(python3 -c 'import secrets; print(secrets.token_hex(32))')."
+            )
+    # Flask >= 3.1.1 reads SECRET_KEY_FALLBACKS as a list of older keys.
+    fallbacks = config.get("SECRET_KEY_FALLBACKS") or []
+    config["SECRET_KEY_FALLBACKS"] = [fallbacks] if isinstance(fallbacks, str) else list(fallbacks)
+    # Without WeChat credentials the service runs in development login mode:
+    # the mini-program API accepts `dev:<name>` codes instead of wx.login codes.
+    # A service that logs in only through its Official Account has no mini-program to stand in for.
+    config["DEV_LOGIN"] = not config.get("WECHAT_APPID") and not (
+        config.get("QR_MODE") == "official_account" and config.get("WECHAT_OA_APPID"))
+
+
+def _finalize_database(config: dict) -> None:
+    uri = config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgres://"):
+        uri = "postgresql+psycopg://" + uri[len("postgres://"):]
+    elif uri.startswith("postgresql://"):
+        uri = "postgresql+psycopg://" + uri[len("postgresql://"):]
+    config["SQLALCHEMY_DATABASE_URI"] = uri
+    if uri.startswith("sqlite"):
+        # Busy waits are handled by SQLite itself (busy_timeout, see extensions.py).
+        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 15}})
+    else:
+        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20})
+
+
+def _finalize_cookies(config: dict) -> None:
+    secure = (config.get("PUBLIC_BASE_URL") or "").startswith("https://")
+    config["COOKIE_SECURE"] = secure
+    # The __Host- prefix pins a cookie to this exact host, https and path /.
+    prefix = "__Host-" if secure else ""
+    config["LOGIN_COOKIE_NAME"] = prefix + "qrl_session"
+    config["BIND_COOKIE_NAME"] = prefix + "qrl_bind"
+
+
+def _refuse_unsafe(config: dict) -> None:
+    """Stop the start, with one clear message, on settings that are unsafe or cannot work."""
     wechat_ready = bool(config.get("WECHAT_APPID") and config.get("WECHAT_SECRET"))
     if config.get("QR_MODE") == "wxacode" and not wechat_ready:
         raise ConfigError("QR_MODE=wxacode needs WECHAT_APPID and WECHAT_SECRET: WeChat draws the mini-program codes.")
@@ -238,7 +275,8 @@ def _finalize_official_account(config: dict) -> None:
         return
     missing = [name for name in ("WECHAT_OA_SECRET", "WECHAT_OA_TOKEN") if not config.get(name)]
     if missing:
-        raise ConfigError(f"QR_MODE=official_account needs {' and '.join(missing)} (the Official Account's console shows them).")
+        raise ConfigError(f"QR_MODE=official_account needs {' and '.join(missing)} "
+                          "(the Official Account's console shows them).")
     token = config["WECHAT_OA_TOKEN"]
     if not (3 <= len(token) <= 32 and token.isascii() and token.isalnum()):
         raise ConfigError("WECHAT_OA_TOKEN must be 3 to 32 letters or digits, as the Official Account's console requires.")

@@ -1,13 +1,28 @@
-"""Reading request input: JSON bodies and query parameters, refused with clear 400s."""
+"""Reading request input: JSON bodies, query parameters and who sent them; bad input is a clear 400."""
 from flask import current_app, request
 
 from . import errors
 
 
-def json_body() -> dict:
-    """The request's JSON object. Form posts (e.g. cross-site forms) are refused."""
+def client_ip() -> str:
+    # request.remote_addr is the peer, or the client ProxyFix vouched for when
+    # the deployment configured its proxy hops.
+    return (request.remote_addr or "")[:64]
+
+
+def user_agent() -> str:
+    return request.headers.get("User-Agent", "")[:512]
+
+
+def require_json() -> None:
+    """Refuse a body that is not JSON: a cross-site HTML form cannot send JSON without a preflight."""
     if not request.is_json:
         raise errors.UnsupportedMediaType()
+
+
+def json_body() -> dict:
+    """The request's JSON object. Form posts (e.g. cross-site forms) are refused."""
+    require_json()
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise errors.InvalidRequest("The body must be a JSON object.")

@@ -8,15 +8,15 @@ database when a ticket is created (see tickets.create).
 """
 import time
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 
-from . import auth, errors
+from . import auth, errors, inputs
 from .security import hash_secret
 
 # Which error a breached limit becomes, by endpoint; anything else is RateLimited.
-_BREACH_ERRORS = {"web.poll_ticket": errors.SlowDown}
+_BREACH_ERRORS = {"pc.poll_ticket": errors.SlowDown}
 
 
 def register_limits(app: Flask) -> None:
@@ -27,12 +27,12 @@ def register_limits(app: Flask) -> None:
     views = app.view_functions
     if app.config.get("TICKET_RATE_LIMIT"):
         limit = limiter.limit(app.config["TICKET_RATE_LIMIT"], key_func=_ip_key)
-        views["web.create_ticket"] = limit(views["web.create_ticket"])
+        views["pc.create_ticket"] = limit(views["pc.create_ticket"])
     if app.config.get("POLL_RATE_LIMIT"):
         # Per ticket and browser: the login page's long-polls (wait=25) use a
         # few per minute; only a client re-asking at once many times trips it.
         limit = limiter.limit(app.config["POLL_RATE_LIMIT"], key_func=_poll_key)
-        views["web.poll_ticket"] = limit(views["web.poll_ticket"])
+        views["pc.poll_ticket"] = limit(views["pc.poll_ticket"])
 
     @app.errorhandler(RateLimitExceeded)
     def rate_limited(exc: RateLimitExceeded):
@@ -43,12 +43,12 @@ def register_limits(app: Flask) -> None:
 
 def _ip_key() -> str:
     # Never empty: Flask-Limiter skips a limit whose key is empty.
-    return auth.client_ip() or "unknown"
+    return inputs.client_ip() or "unknown"
 
 
 def _poll_key() -> str:
     ticket_id = (request.view_args or {}).get("ticket_id", "")[:32]
-    secret = request.cookies.get(current_app.config["BIND_COOKIE_NAME"], "")[:128]
+    secret = auth.browser_secret()
     # Without a binding cookie the caller is not the bound browser (it gets 403);
     # its address keys it then, so dropping cookies does not reset the count.
     who = hash_secret(secret)[:32] if secret else "ip:" + _ip_key()

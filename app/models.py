@@ -76,6 +76,22 @@ class Ticket(db.Model):
 
     __table_args__ = (sa.Index("ix_tickets_pc_ip_status", "pc_ip", "status"),)
 
+    def seconds_left(self) -> int:
+        return max(0, int((self.expires_at - clock.utcnow()).total_seconds()))
+
+    def to_dict(self) -> dict:
+        """What the bound browser's page is told about its ticket."""
+        body = {
+            "ticket_id": self.id,
+            "status": self.status,
+            "expires_in": self.seconds_left(),
+            "expires_at": isoformat(self.expires_at),
+        }
+        if self.status in ("scanned", "confirmed") and self.scanned_by is not None:
+            # Only what the login page shows; nothing else about the person.
+            body["scanned_by"] = {"nickname": self.scanned_by.nickname, "avatar_url": self.scanned_by.avatar_url}
+        return body
+
 
 class LoginSession(db.Model):
     """A logged-in PC browser. The cookie holds a random token; only its hash is stored."""

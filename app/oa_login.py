@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 
-from . import clock, errors, oa_messages, tickets, wechat
+from . import clock, errors, oa_messages, tickets, users, wechat
 from .extensions import db
 from .models import OaConfirmLink, OaEvent, Ticket, User
 from .security import hash_secret
@@ -83,7 +83,7 @@ def receive(message: dict[str, str], base_url: str) -> str | None:
         raise errors.OaMessageInvalid("A scan event needs FromUserName and CreateTime.")
     key = f"e:{openid}:{created}"
     # Before the event's own transaction: creating a user commits (and is harmless to repeat).
-    user = _find_or_create_user({"provider": "wechat_oa", "appid": current_app.config["WECHAT_OA_APPID"],
+    user = users.find_or_create({"provider": "wechat_oa", "appid": current_app.config["WECHAT_OA_APPID"],
                                  "openid": openid, "unionid": None, "nickname": ""})
     if _first_delivery(key):
         outcome = _act(ticket_id, user, key, openid)
@@ -226,20 +226,13 @@ def _learn_user(link: OaConfirmLink) -> None:
         except errors.ApiError as exc:  # the login still works, as the scanner
             log.warning("Official Account user_info failed (%s); logging in as the scanner", exc.code)
             return
-    user = _find_or_create_user({"provider": "wechat_oa", "appid": current_app.config["WECHAT_OA_APPID"],
+    user = users.find_or_create({"provider": "wechat_oa", "appid": current_app.config["WECHAT_OA_APPID"],
                                  "openid": link.openid, "unionid": unionid, "nickname": ""})
     db.session.execute(
         sa.update(OaConfirmLink).where(OaConfirmLink.token_hash == link.token_hash, OaConfirmLink.user_id.is_(None))
         .values(user_id=user.id), execution_options={"synchronize_session": False},
     )
     link.user_id = user.id
-
-
-def _find_or_create_user(identity: dict) -> User:
-    # Until the accounts work (identities, unionid links) is on main: the mini-program's own.
-    from .mp.views import _find_or_create_user as find_or_create
-
-    return find_or_create(identity)
 
 
 # --- development: a page plays WeChat -------------------------------------------------

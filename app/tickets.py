@@ -6,14 +6,15 @@ same ticket can never both succeed. When the UPDATE matches nothing, the
 ticket is read again only to say why, with the matching error.
 
 Views never assign `ticket.status` and never commit half a transition: they
-call one function here and commit. Each change is recorded on the session and
-acted on only after the commit (see `_after_commit`): waiting polls are woken
-and the change is counted; a rolled-back change does neither.
+call one function here and commit. Each change is recorded on the session
+(`moved_in` reads it) and acted on only after the commit: the change is counted
+here, and the wake-up hub (app/wakeups.py) wakes the polls waiting on it; a
+rolled-back change does neither.
 """
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import current_app, has_app_context
+from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -84,10 +85,6 @@ def get(ticket_id: str) -> Ticket:
     return ticket
 
 
-def seconds_left(ticket: Ticket) -> int:
-    return max(0, int((ticket.expires_at - clock.utcnow()).total_seconds()))
-
-
 def scan(ticket_id: str, user: User) -> Ticket:
     """A phone has read the code. Scanning again by the same person is harmless."""
     now = clock.utcnow()
@@ -156,9 +153,6 @@ def _execute(ticket_id: str, stmt, to: str) -> bool:
     if result.rowcount != 1:
         return False
     _record(ticket_id, to)
-    channel = current_app.extensions["qrlogin_waiters"].channel
-    if channel is not None:
-        channel.publish_in_transaction(db.session, ticket_id)
     return True
 
 
@@ -197,19 +191,20 @@ def changed_since(cursor) -> list[tuple[str, object]]:
     return list(db.session.execute(sa.select(Ticket.id, Ticket.updated_at).where(Ticket.updated_at >= cursor)))
 
 
+def moved_in(session) -> set[str]:
+    """Ids of existing tickets this session's transaction has changed (new ones wait on nothing)."""
+    return {ticket_id for ticket_id, status in session.info.get(_CHANGES_KEY, ()) if status != PENDING}
+
+
 @event.listens_for(Session, "after_commit")
-def _after_commit(session):
-    changes = session.info.pop(_CHANGES_KEY, None)
-    if not changes:
-        return
-    metrics.tickets_changed(status for _, status in changes)
-    # Nobody waits on a ticket just created, so only moves of existing ones wake polls.
-    moved = {ticket_id for ticket_id, status in changes if status != PENDING}
-    hub = current_app.extensions.get("qrlogin_waiters") if has_app_context() else None
-    if moved and hub is not None:
-        hub.committed(moved)
+def _count_after_commit(session):
+    changes = session.info.get(_CHANGES_KEY)
+    if changes:
+        metrics.tickets_changed(status for _, status in changes)
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_after_rollback(session):
-    session.info.pop(_CHANGES_KEY, None)
+@event.listens_for(Session, "after_transaction_end")
+def _forget_at_transaction_end(session, transaction):
+    # Runs after every after_commit hook (the hub's too) and after a rollback.
+    if transaction.parent is None:
+        session.info.pop(_CHANGES_KEY, None)

@@ -1,4 +1,4 @@
-"""WeChat's server API, as the service uses it (see shared WeChat notes): the one client.
+"""WeChat's server API, as the service uses it (README "Deployment" tells the settings): the one client.
 
 Every call has connect and read timeouts. A call is retried, with backoff, only
 when WeChat says it is busy (errcode -1) or the connection failed; a read timeout

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from app import clock as app_clock
+from app import wakeups
 from app import create_app
 from app.extensions import db
 
@@ -125,7 +126,7 @@ def config(database_url, fake_wechat):
 def serve(app):
     """Yield the app, then stop its waiters and close its database connections."""
     yield app
-    app.extensions["qrlogin_waiters"].close()
+    wakeups.hub(app).close()
     with app.app_context():
         db.engine.dispose()
 

@@ -4,7 +4,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from app import clock
+from app import clock, wakeups
 from app.extensions import db
 from app.models import Ticket
 
@@ -13,7 +13,7 @@ from .conftest import in_thread, wait_until
 
 def waiting_poll(app, browser, ticket_id, **params):
     """Start a poll in a thread; return once it waits inside the server (no guessing with sleeps)."""
-    hub = app.extensions["qrlogin_waiters"]
+    hub = wakeups.hub(app)
     before = hub.waiting
     thread, result = in_thread(poll, browser, ticket_id, **params)
     assert wait_until(lambda: hub.waiting > before)
@@ -77,7 +77,7 @@ def test_poll_returns_when_the_ticket_expires(config):
     response, took = poll(browser, ticket["ticket_id"], wait=10, since="pending")
     assert response.get_json()["status"] == "expired"
     assert took < 5
-    app.extensions["qrlogin_waiters"].close()
+    wakeups.hub(app).close()
 
 
 def commit_elsewhere(app, ticket_id, **values):
@@ -114,7 +114,7 @@ def test_a_change_made_elsewhere_without_a_broadcast_still_wakes_the_poll(config
     response, took = result["value"]
     assert response.get_json()["status"] == "scanned"
     assert took < 10  # well before the 20 s wait ran out
-    app.extensions["qrlogin_waiters"].close()
+    wakeups.hub(app).close()
 
 
 def test_change_in_another_process_wakes_the_poll_through_the_broadcast(config):
@@ -137,7 +137,7 @@ def test_change_in_another_process_wakes_the_poll_through_the_broadcast(config):
     assert response.get_json()["status"] == "scanned"
     assert took < 10
     for app in (pc_worker, phone_worker):
-        app.extensions["qrlogin_waiters"].close()
+        wakeups.hub(app).close()
 
 
 def test_a_waiting_poll_holds_no_database_connection(app, browser, ticket):
@@ -152,13 +152,13 @@ def test_a_waiting_poll_holds_no_database_connection(app, browser, ticket):
 def test_lost_listener_reconnects_and_the_safety_net_covers_the_gap(config, phone):
     """PostgreSQL drops the LISTEN connection (restart, failover, idle kill): no poll is stranded."""
     from app import create_app
-    from app.waiters import LISTENER_NAME
+    from app.wakeups import LISTENER_NAME
 
     from .conftest import Phone
 
     settings = {**config, "WAKE_CHECK_SECONDS": 0.2, "WAKE_SAFETY_CHECK_SECONDS": 60}
     pc_worker, phone_worker = create_app(settings), create_app(settings)
-    hub = pc_worker.extensions["qrlogin_waiters"]
+    hub = wakeups.hub(pc_worker)
     browser = pc_worker.test_client()
     ticket = browser.post("/api/tickets").get_json()
     first, _ = in_thread(poll, browser, ticket["ticket_id"], wait=2, since="pending")  # starts the listener
@@ -183,5 +183,5 @@ def test_lost_listener_reconnects_and_the_safety_net_covers_the_gap(config, phon
     assert took < 10
     assert wait_until(lambda: hub.channel.healthy_for(0))  # and the listener is back
     for app in (pc_worker, phone_worker):
-        app.extensions["qrlogin_waiters"].close()
+        wakeups.hub(app).close()
 

@@ -1,14 +1,10 @@
 """Mini-program endpoints. The user is only ever the one named by the bearer token."""
-from urllib.parse import urlsplit
-
-import sqlalchemy as sa
 from flask import current_app, g, jsonify, request
-from sqlalchemy.exc import IntegrityError
 
-from .. import auth, errors, metrics, tickets, wechat
+from .. import auth, errors, metrics, tickets, users, wechat
 from ..extensions import db
-from ..inputs import json_body, text_field
-from ..models import User, isoformat
+from ..inputs import client_ip, json_body, text_field
+from ..models import isoformat
 from . import bp
 
 DEV_PREFIX = "dev:"
@@ -33,9 +29,11 @@ def login():
         identity = {"openid": DEV_PREFIX + name, "unionid": None, "nickname": name}
     elif current_app.config["DEV_LOGIN"]:
         raise errors.InvalidRequest("WeChat sign-in is not configured here; use a 'dev:<name>' code.")
+    elif not current_app.config["WECHAT_APPID"]:  # people log in through the Official Account only
+        raise errors.InvalidRequest("This service has no mini-program (WECHAT_APPID is not set).")
     else:
         identity = wechat.client().code_to_session(code)
-    user = _find_or_create_user(identity)
+    user = users.find_or_create(identity)
     token, expires_in = auth.issue_mp_token(user)
     metrics.mp_login()
     return jsonify({"token": token, "expires_in": expires_in, "user": user.to_dict()})
@@ -52,19 +50,10 @@ def me():
 @auth.mp_login_required
 def update_me():
     data = json_body()
-    nickname = text_field(data, "nickname", max_len=32, required=False)
-    avatar_url = text_field(data, "avatar_url", max_len=512, required=False)
-    if nickname is None and avatar_url is None:
-        raise errors.InvalidRequest("Send 'nickname' and/or 'avatar_url'.")
-    if avatar_url is not None:
-        parts = urlsplit(avatar_url)
-        if parts.scheme != "https" or not parts.netloc:
-            raise errors.InvalidRequest("'avatar_url' must be an https:// URL.")
-    values = {k: v for k, v in (("nickname", nickname), ("avatar_url", avatar_url)) if v is not None}
-    db.session.execute(sa.update(User).where(User.id == g.mp_user.id).values(**values))
+    user = users.update_profile(g.mp_user, nickname=text_field(data, "nickname", max_len=32, required=False),
+                                avatar_url=text_field(data, "avatar_url", max_len=512, required=False))
     db.session.commit()
-    db.session.refresh(g.mp_user)
-    return jsonify({"user": g.mp_user.to_dict()})
+    return jsonify({"user": user.to_dict()})
 
 
 @bp.post("/tickets/<ticket_id>/scan")
@@ -72,11 +61,11 @@ def update_me():
 def scan(ticket_id):
     ticket = tickets.scan(ticket_id, g.mp_user)
     db.session.commit()
-    phone_ip = auth.client_ip()
+    phone_ip = client_ip()
     return jsonify({
         "ticket_id": ticket.id,
         "status": ticket.status,
-        "expires_in": tickets.seconds_left(ticket),
+        "expires_in": ticket.seconds_left(),
         # Where the login will happen, so the person can spot a code shown to
         # them by someone else (QRLJacking).
         "pc": {
@@ -121,20 +110,3 @@ def end_session(session_id):
         raise errors.SessionNotFound()
     db.session.commit()
     return jsonify({"id": session_id, "ended": True})
-
-
-def _find_or_create_user(identity: dict) -> User:
-    openid = identity["openid"]
-    user = db.session.scalar(sa.select(User).where(User.openid == openid))
-    if user is None:
-        user = User(openid=openid, unionid=identity.get("unionid"), nickname=identity.get("nickname") or "")
-        db.session.add(user)
-        try:
-            db.session.commit()
-        except IntegrityError:  # the same person signed in twice at once; theirs won
-            db.session.rollback()
-            user = db.session.scalar(sa.select(User).where(User.openid == openid))
-    elif identity.get("unionid") and user.unionid != identity["unionid"]:
-        db.session.execute(sa.update(User).where(User.id == user.id).values(unionid=identity["unionid"]))
-        db.session.commit()
-    return user

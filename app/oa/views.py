@@ -10,7 +10,7 @@ from .. import auth, clock, errors, oa_login, oa_messages, tickets
 from ..extensions import db
 from ..inputs import json_body, public_base_url, text_field
 from ..models import isoformat
-from ..web.i18n import texts
+from ..pc.i18n import texts
 from . import bp
 
 
@@ -96,14 +96,13 @@ def development_wechat(ticket_id):
     return render_template("oa_dev.html", t=texts(), ticket_id=ticket_id)
 
 
-@bp.post("/api/oa/dev/push")
-def development_push():
+@bp.post("/oa/dev/<ticket_id>/push")
+def development_push(ticket_id):
     """The event WeChat would push for this scan, signed as WeChat signs it; the page sends it to the callback."""
     if not current_app.config["OA_DEV"]:
         raise errors.NotFound()
     data = json_body()
-    ticket_id = text_field(data, "ticket_id", max_len=32)
     name = text_field(data, "name", max_len=32)
-    query, body = oa_login.development_push(ticket_id, name, following=data.get("following") is True)
+    query, body = oa_login.development_push(ticket_id[:32], name, following=data.get("following") is True)
     return jsonify({"query": query, "body": body.decode()})
 

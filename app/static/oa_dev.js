@@ -15,9 +15,9 @@
   el('scan').addEventListener('submit', function (event) {
     event.preventDefault();
     el('result').textContent = '';
-    var ask = JSON.stringify({ticket_id: root.getAttribute('data-ticket'), name: el('name').value,
-                              following: el('following').checked});
-    post('/api/oa/dev/push', ask, 'application/json')
+    var ticketId = root.getAttribute('data-ticket');
+    var ask = JSON.stringify({name: el('name').value, following: el('following').checked});
+    post('/oa/dev/' + encodeURIComponent(ticketId) + '/push', ask, 'application/json')
       .then(function (r) { if (!r.ok) { throw r; } return r.json(); })
       .then(function (push) {
         return post('/api/oa/callback?' + new URLSearchParams(push.query).toString(), push.body, 'text/xml');

@@ -5,7 +5,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from app.web.i18n import TEXT
+from app.pc.i18n import TEXT
 
 from .conftest import AVATAR_HOST
 

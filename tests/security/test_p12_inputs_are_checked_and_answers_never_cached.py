@@ -4,7 +4,7 @@ cached, `next` only goes to this site (no open redirect), and cross-site form po
 the mini-program API or log the browser out (CSRF)."""
 import pytest
 
-from app.web.pages import safe_next
+from app.pc.pages import safe_next
 
 from .helpers import assert_error, log_in
 

@@ -4,11 +4,10 @@ Written by hand to say what the server promises; tests/security/test_p13_* fuzz
 the running app against it, so a change to an answer that is not made here too
 fails the tests.
 """
-from flask import Blueprint, jsonify
+from flask import jsonify
 
-bp = Blueprint("openapi", __name__)
-
-STATUSES = ["pending", "scanned", "confirmed", "consumed", "cancelled", "expired"]
+from ..tickets import STATUSES
+from . import bp
 
 
 def _ref(name: str) -> dict:
@@ -76,6 +75,12 @@ _TICKET_ID = {"name": "ticket_id", "in": "path", "required": True,
 _BEARER = [{"miniProgramToken": []}]
 
 
+# Every push and check from WeChat carries these (signature = sha1 of the sorted token, timestamp, nonce).
+_OA_QUERY = [{"name": name, "in": "query", "required": True, "schema": {"type": "string"}}
+             for name in ("signature", "timestamp", "nonce")]
+_OA_TEXT = {"description": "The echoed string.", "content": {"text/plain": {"schema": {"type": "string"}}}}
+
+
 def _qr_image(kind: str, mimetype: str) -> dict:
     image = {"description": "The QR image.", "content": {mimetype: {"schema": {"type": "string"}}}}
     return {"get": {"summary": f"The ticket's QR code as {kind.upper()}.", "operationId": f"ticketQr{kind.title()}",
@@ -95,9 +100,10 @@ SPEC = {
     "paths": {
         "/api/tickets": {
             "post": {
-                "summary": "Create a login ticket (PC browser). Sets the HttpOnly browser-binding cookie.",
+                "summary": "Create a login ticket (PC browser). Sets the HttpOnly browser-binding cookie. "
+                           "With QR_MODE=official_account WeChat makes the QR first (502/503 when it cannot).",
                 "operationId": "createTicket",
-                "responses": _responses("201", _json(_ref("NewTicket"), "The new ticket."), "429"),
+                "responses": _responses("201", _json(_ref("NewTicket"), "The new ticket."), "429", "502", "503"),
             },
         },
         "/api/tickets/{ticket_id}": {
@@ -111,7 +117,7 @@ SPEC = {
                      "schema": {"type": "number", "minimum": 0, "maximum": 25}},
                     {"name": "since", "in": "query", "required": False,
                      "description": "The status the caller already knows.",
-                     "schema": {"type": "string", "enum": STATUSES}},
+                     "schema": {"type": "string", "enum": list(STATUSES)}},
                 ],
                 "responses": _responses(
                     "200", _json(_ref("TicketState"), "The ticket's state; `confirmed` sets the session cookie."),
@@ -205,6 +211,31 @@ SPEC = {
                                                      "Ended."), "401", "404"),
             },
         },
+        "/api/oa/callback": {
+            "get": {
+                "summary": "WeChat checks the callback URL (Official Account console): answers `echostr` when signed.",
+                "operationId": "oaCallbackCheck",
+                "parameters": _OA_QUERY + [{"name": "echostr", "in": "query", "required": True,
+                                            "schema": {"type": "string", "maxLength": 128}}],
+                "responses": {**_responses("200", _OA_TEXT, "400", "403", "404")},
+            },
+            "post": {
+                "summary": "WeChat pushes a message or event (XML; in safe mode encrypted). Subscribe and SCAN "
+                           "events of a login QR scan its ticket; the reply is `success` or a text message.",
+                "operationId": "oaCallback",
+                "parameters": _OA_QUERY + [
+                    {"name": "openid", "in": "query", "required": False, "schema": {"type": "string"}},
+                    {"name": "encrypt_type", "in": "query", "required": False, "schema": {"const": "aes"}},
+                    {"name": "msg_signature", "in": "query", "required": False, "schema": {"type": "string"}},
+                ],
+                "requestBody": {"required": True, "content": {"text/xml": {"schema": {"type": "string"}}}},
+                "responses": {"200": {"description": "`success`, or the passive reply (XML).",
+                                      "content": {"text/plain": {"schema": {"type": "string"}},
+                                                  "application/xml": {"schema": {"type": "string"}}}},
+                              **{status: answer for status, answer in _responses("200", {}, "400", "403", "404",
+                                                                                "413").items() if status != "200"}},
+            },
+        },
         "/openapi.json": {
             "get": {
                 "summary": "This description.",
@@ -232,7 +263,7 @@ SPEC = {
                             additionalProperties=False),
             "TicketState": _obj({
                 "ticket_id": {"type": "string"},
-                "status": {"type": "string", "enum": STATUSES},
+                "status": {"type": "string", "enum": list(STATUSES)},
                 "expires_in": {"type": "integer", "minimum": 0},
                 "expires_at": {"type": "string", "format": "date-time"},
                 "scanned_by": _obj({"nickname": {"type": "string"}, "avatar_url": {"type": "string"}},

@@ -1,19 +1,23 @@
-"""Where long-polls wait, and what wakes them.
+"""The wake-up hub: where long-polls wait, and what wakes them.
 
 A poll waits on an in-process event keyed by ticket id and holds no database
 connection. What wakes it:
 
-1. A change committed in this process: tickets._notify_after_commit calls
-   `notify` directly.
+1. A change committed in this process: the hub's own after-commit hook (below)
+   reads the tickets the transaction moved and sets their events.
 2. A change committed by another process or machine, through a broadcast
    channel: PostgreSQL LISTEN/NOTIFY (one listening connection per process;
-   the NOTIFY is sent inside the changing transaction, so it fires exactly at
-   commit), or on SQLite, Unix datagram sockets shared by the processes that
-   use the same database file on this box.
-3. A safety net, one indexed query per process ("tickets updated since …"):
-   every WAKE_CHECK_SECONDS while the channel is down or absent, and every
-   WAKE_SAFETY_CHECK_SECONDS while it is up. Its cost does not grow with the
-   number of waiting polls, and it runs only while some poll waits.
+   the hub's before-commit hook sends the NOTIFY inside the changing
+   transaction, so it fires exactly at commit), or on SQLite, Unix datagram
+   sockets shared by the processes that use the same database file on this box.
+3. A safety net, one indexed query per process (the catch-up query handed to
+   `init_app`, "tickets updated since ..."): every WAKE_CHECK_SECONDS while the
+   channel is down or absent, and every WAKE_SAFETY_CHECK_SECONDS while it is
+   up. Its cost does not grow with the number of waiting polls, and it runs only
+   while some poll waits.
+
+The hub knows nothing of tickets: the application factory hands it the
+catch-up query and the reader of what a transaction changed.
 """
 import hashlib
 import logging
@@ -23,6 +27,10 @@ import tempfile
 import threading
 import time
 from datetime import timedelta
+
+from flask import current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from . import clock
 from .extensions import db
@@ -36,9 +44,51 @@ PG_CHANNEL = "qrlogin_ticket"
 LISTENER_NAME = "qrlogin-listener"  # how the listening connections show in pg_stat_activity
 
 
-class Waiters:
-    def __init__(self, app):
+_EXTENSION = "qrlogin_wakeups"
+
+
+def init_app(app, *, catch_up, changes) -> "WakeupHub":
+    """Give `app` its hub.
+
+    `catch_up(cursor)` returns (ticket id, updated_at) of tickets changed since
+    `cursor`; `changes(session)` returns the ids of existing tickets the
+    session's transaction has changed so far.
+    """
+    app.extensions[_EXTENSION] = WakeupHub(app, catch_up, changes)
+    return app.extensions[_EXTENSION]
+
+
+def hub(app=None) -> "WakeupHub":
+    """The app's hub (the current app's when none is named)."""
+    return (app or current_app).extensions[_EXTENSION]
+
+
+def _hub_if_any():
+    return current_app.extensions.get(_EXTENSION) if has_app_context() else None
+
+
+@event.listens_for(Session, "before_commit")
+def _publish_in_transaction(session):
+    the_hub = _hub_if_any()
+    if the_hub is not None and the_hub.channel is not None:
+        for ticket_id in the_hub.changes(session):
+            the_hub.channel.publish_in_transaction(session, ticket_id)
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_after_commit(session):
+    the_hub = _hub_if_any()
+    if the_hub is not None:
+        moved = the_hub.changes(session)
+        if moved:
+            the_hub.committed(moved)
+
+
+class WakeupHub:
+    def __init__(self, app, catch_up, changes):
         self.app = app
+        self.catch_up = catch_up
+        self.changes = changes
         self.check_seconds = app.config["WAKE_CHECK_SECONDS"]
         self.safety_check_seconds = app.config["WAKE_SAFETY_CHECK_SECONDS"]
         self._lock = threading.Lock()
@@ -125,8 +175,6 @@ class Waiters:
             self.channel.close()
 
     def _safety_net(self) -> None:
-        from . import tickets
-
         cursor = clock.utcnow() - COMMIT_OVERLAP
         last_check = time.monotonic()
         while not self._closing:
@@ -144,7 +192,7 @@ class Waiters:
             try:
                 with self.app.app_context():
                     try:
-                        rows = tickets.changed_since(cursor)
+                        rows = self.catch_up(cursor)
                     finally:
                         db.session.remove()
             except Exception:  # a database hiccup must not stop the safety net
@@ -158,7 +206,7 @@ class Waiters:
 class _Channel:
     """Carries 'these tickets changed' to every process using the same database."""
 
-    def __init__(self, hub: Waiters):
+    def __init__(self, hub: WakeupHub):
         self.hub = hub
         self._up_since: float | None = None
 
@@ -188,7 +236,7 @@ class _Channel:
 class PostgresChannel(_Channel):
     """LISTEN on one connection per process; NOTIFY from the changing transaction."""
 
-    def __init__(self, hub: Waiters, url):
+    def __init__(self, hub: WakeupHub, url):
         super().__init__(hub)
         self.dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         self.backend_pid = None  # the listening connection's server process, for operators
@@ -232,7 +280,7 @@ class LocalSocketChannel(_Channel):
     """For SQLite: every process using the database file binds a Unix datagram socket
     in one shared folder, and a commit sends the changed ticket ids to all of them."""
 
-    def __init__(self, hub: Waiters, database_path: str):
+    def __init__(self, hub: WakeupHub, database_path: str):
         super().__init__(hub)
         key = hashlib.sha256(os.path.abspath(database_path).encode()).hexdigest()[:16]
         # Socket paths are limited to ~100 bytes, so the folder lives in the temp dir.
@@ -306,7 +354,7 @@ def _unlink(path: str) -> None:
         pass
 
 
-def _make_channel(app, hub: Waiters) -> _Channel | None:
+def _make_channel(app, hub: WakeupHub) -> _Channel | None:
     import sqlalchemy as sa
 
     kind = app.config["WAKE_CHANNEL"]

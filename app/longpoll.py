@@ -1,0 +1,58 @@
+"""The long-poll: hold a PC page's request until its ticket changes, then hand over the login.
+
+    poll view --wait_for_change--> wake-up hub (app/wakeups.py) waits, holding no connection
+              <--------------------- woken by a change, expiry, the deadline or shutdown
+              --pick_up--> a confirmed ticket is consumed and its session started, once
+
+Like authlib's split between an endpoint and its grant: the view reads the
+request and shapes the answer; this module decides what the page gets.
+"""
+import time
+
+from . import auth, clock, metrics, tickets, wakeups
+from .extensions import db
+from .models import Ticket
+
+
+def wait_for_change(ticket: Ticket, since: str, wait: float) -> Ticket:
+    """The ticket once its status differs from `since`, or as it is after `wait` seconds."""
+    hub = wakeups.hub()
+    deadline = time.monotonic() + wait
+    with metrics.waiting_poll():
+        while True:
+            ticket_id, version = ticket.id, ticket.updated_at
+            remaining = deadline - time.monotonic()
+            if ticket.status in tickets.LIVE:
+                # Wake exactly when the ticket expires, to report it at once.
+                until_expiry = (ticket.expires_at - clock.utcnow()).total_seconds() + 0.01
+                remaining = min(remaining, max(until_expiry, 0))
+            # Thousands of polls wait at once: hold no database connection, no session
+            # and no row objects meanwhile, only the id and the version seen.
+            del ticket
+            db.session.remove()
+            hub.wait(ticket_id, remaining, seen_version=version)
+            ticket = tickets.get(ticket_id)
+            db.session.commit()
+            if ticket.status != since or time.monotonic() >= deadline or hub.closing:
+                break
+    metrics.poll_woken(ticket, since)
+    return ticket
+
+
+def pick_up(ticket: Ticket) -> tuple[Ticket, str | None]:
+    """The bound browser's answer: a confirmed ticket becomes its session, exactly once.
+
+    Returns the ticket as the page should see it and the new session's token
+    (None unless this call took the login). The caller has checked the binding.
+    """
+    if ticket.status != tickets.CONFIRMED:
+        return ticket, None
+    if tickets.consume(ticket.id, ticket.browser_hash):
+        token = auth.start_session(ticket.scanned_by_id, ticket.id)
+        db.session.commit()
+        return ticket, token
+    # Another request from this browser took it a moment ago.
+    db.session.rollback()
+    ticket = tickets.get(ticket.id)
+    db.session.commit()
+    return ticket, None

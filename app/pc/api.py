@@ -1,0 +1,78 @@
+"""PC browser API: create a login ticket, long-poll it, read and end the session."""
+from flask import current_app, jsonify, make_response
+
+from .. import auth, errors, longpoll, oa_login, tickets
+from ..extensions import db
+from ..inputs import choice_arg, client_ip, number_arg, public_base_url, require_json, user_agent
+from ..security import new_ticket_id
+from . import bp, qrcodes
+
+
+@bp.post("/api/tickets")
+def create_ticket():
+    secret, browser_hash = auth.browser_binding()
+    ticket_id = qr_url = None
+    if oa_login.enabled():  # WeChat makes the QR first: a failure leaves no ticket behind
+        ticket_id = new_ticket_id()
+        qr_url = oa_login.make_qr(ticket_id, public_base_url())
+    ticket = tickets.create(browser_hash, client_ip(), user_agent(),
+                            max_pending=current_app.config["MAX_PENDING_TICKETS_PER_IP"],
+                            ticket_id=ticket_id, qr_url=qr_url)
+    db.session.commit()
+    body = {**ticket.to_dict(), **qrcodes.for_new_ticket(ticket),
+            "poll_max_wait": current_app.config["POLL_MAX_WAIT_SECONDS"]}
+    response = make_response(jsonify(body), 201)
+    auth.set_bind_cookie(response, secret)
+    return response
+
+
+@bp.get("/api/tickets/<ticket_id>/qr.<kind>")
+def ticket_qr(ticket_id, kind):
+    if kind not in ("svg", "png"):
+        raise errors.NotFound("QR images are served as qr.svg or qr.png.")
+    ticket = tickets.get(ticket_id)
+    db.session.commit()
+    image, mimetype = qrcodes.image(ticket, kind)
+    response = current_app.response_class(image, mimetype=mimetype)
+    response.headers["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+@bp.get("/api/tickets/<ticket_id>")
+def poll_ticket(ticket_id):
+    """Answer the ticket's state; with `since` equal to it, wait up to `wait` seconds for a change."""
+    wait = number_arg("wait", default=0, low=0, high=current_app.config["POLL_MAX_WAIT_SECONDS"])
+    since = choice_arg("since", tickets.STATUSES)
+    ticket = tickets.get(ticket_id)
+    auth.check_bound(ticket.browser_hash)
+    db.session.commit()  # keeps a lazy expiry; frees the connection before waiting
+    if since == ticket.status and wait > 0:
+        ticket = longpoll.wait_for_change(ticket, since, wait)
+    ticket, token = longpoll.pick_up(ticket)
+    response = jsonify(ticket.to_dict())
+    if token is not None:
+        auth.set_login_cookie(response, token)
+    return response
+
+
+@bp.get("/api/me")
+def me():
+    login = auth.current_session()
+    db.session.commit()
+    if login is None:
+        raise errors.NotAuthenticated()
+    return jsonify({"user": login.user.to_dict(), "session": login.to_dict()})
+
+
+@bp.post("/api/logout")
+def logout():
+    # A JSON content type cannot be sent cross-site without a CORS preflight,
+    # so another site cannot log the user out with a hidden form.
+    require_json()
+    login = auth.current_session()
+    if login is not None:
+        auth.end_session(login)
+    db.session.commit()
+    response = jsonify({"logged_out": login is not None})
+    auth.clear_login_cookie(response)
+    return response
