@@ -103,15 +103,15 @@ def _scene(message: dict[str, str]) -> str | None:
         key = key[len(SCENE_PREFIX):]
     elif event != "SCAN":
         return None  # a plain follow, a menu click, an unfollow...
-    return key or None
+    return key if tickets.well_formed(key) else None  # another QR of the account's, not a login
 
 
 def _first_delivery(key: str) -> bool:
     """One conditional insert: True for the delivery that got the event's row, False for its retries."""
     insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
     stmt = insert(OaEvent).values(key=key, outcome="", created_at=clock.utcnow()) \
-        .on_conflict_do_nothing(index_elements=["key"])
-    return db.session.execute(stmt).rowcount == 1
+        .on_conflict_do_nothing(index_elements=["key"]).returning(OaEvent.key)
+    return db.session.execute(stmt).scalar() is not None
 
 
 def _act(ticket_id: str, user: User, key: str, openid: str) -> str:

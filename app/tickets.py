@@ -76,7 +76,7 @@ def create(browser_hash: str, pc_ip: str, pc_user_agent: str, *, max_pending: in
 
 def get(ticket_id: str) -> Ticket:
     """The ticket as it is now; a live ticket past its expiry is expired first."""
-    ticket = db.session.get(Ticket, ticket_id, populate_existing=True) if _well_formed(ticket_id) else None
+    ticket = db.session.get(Ticket, ticket_id, populate_existing=True) if well_formed(ticket_id) else None
     if ticket is None:
         raise errors.TicketNotFound()
     if ticket.status in LIVE and ticket.expires_at <= clock.utcnow():
@@ -147,7 +147,7 @@ def _transition(ticket_id: str, allowed, to: str, **values) -> bool:
 
 
 def _execute(ticket_id: str, stmt, to: str) -> bool:
-    if not _well_formed(ticket_id):
+    if not well_formed(ticket_id):
         return False  # names no ticket; the caller's refusal says 404
     result = db.session.execute(stmt, execution_options={"synchronize_session": False})
     if result.rowcount != 1:
@@ -182,7 +182,8 @@ def _refuse(ticket_id: str, user: User, action: str):
     raise errors.InvalidTransition()
 
 
-def _well_formed(ticket_id: str) -> bool:
+def well_formed(ticket_id: str) -> bool:
+    """Could this name a ticket (the shape of an id, nothing more)."""
     return 0 < len(ticket_id) <= 32 and all(c.isascii() and (c.isalnum() or c in "-_") for c in ticket_id)
 
 
