@@ -167,9 +167,10 @@ class WxacodeImage(db.Model):
 class OaEvent(db.Model):
     """A message WeChat pushed to the callback, kept to recognise its retries.
 
-    `key` is "m:<MsgId>" for messages and "e:<FromUserName>:<CreateTime>" for events; the
-    first delivery inserts it (one conditional insert), and every retry is answered from
-    what it decided (`outcome`, `ticket_id`) without changing anything again.
+    `key` is "e:<FromUserName>:<CreateTime>:<scene>" for a login scan; the first delivery
+    inserts it (one conditional insert), and every retry is answered from what it decided
+    (`outcome`, `ticket_id`) without changing anything again. Other messages change
+    nothing, so they need no row.
     """
 
     __tablename__ = "oa_events"

@@ -81,7 +81,9 @@ def receive(message: dict[str, str], base_url: str) -> str | None:
     openid, created = message.get("FromUserName", ""), message.get("CreateTime", "")
     if not 0 < len(openid) <= 64 or not created.isdigit() or len(created) > 12:
         raise errors.OaMessageInvalid("A scan event needs FromUserName and CreateTime.")
-    key = f"e:{openid}:{created}"
+    # WeChat's retries repeat the message exactly; the scene is in the key too, so two codes
+    # scanned by one person within a second are two events.
+    key = f"e:{openid}:{created}:{ticket_id}"
     # Before the event's own transaction: creating a user commits (and is harmless to repeat).
     user = users.find_or_create({"provider": "wechat_oa", "appid": current_app.config["WECHAT_OA_APPID"],
                                  "openid": openid, "unionid": None, "nickname": ""})
