@@ -81,11 +81,12 @@ class LoginPage:
             yield
         self.ticket = info.value.json()
 
-    def expect_qr_of_current_ticket(self):
-        """The QR on screen is the image of `<server>/qr/<ticket id>`, byte for byte what segno draws."""
+    def expect_qr_of_current_ticket(self, content=None):
+        """The QR on screen is the image of `content` (by default `<server>/qr/<ticket id>`), byte for byte
+        what segno draws."""
         ticket_id = self.ticket["ticket_id"]
         expect(self.qr).to_be_visible()
-        expected = qr.svg(f"{self.server.url}/qr/{ticket_id}")
+        expected = qr.svg(content or f"{self.server.url}/qr/{ticket_id}")
         # The image arrives inline with the ticket, as a data: URL of the SVG.
         expect(self.qr).to_have_attribute("src", "data:image/svg+xml;charset=utf-8," + quote(expected.decode(), safe=_URI_SAFE))
         expect(self.qr).to_have_js_property("complete", True)
