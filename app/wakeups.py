@@ -29,7 +29,7 @@ import time
 from datetime import timedelta
 
 from flask import current_app, has_app_context
-from sqlalchemy import event
+from sqlalchemy.event import listens_for
 from sqlalchemy.orm import Session
 
 from . import clock
@@ -67,7 +67,7 @@ def _hub_if_any():
     return current_app.extensions.get(_EXTENSION) if has_app_context() else None
 
 
-@event.listens_for(Session, "before_commit")
+@listens_for(Session, "before_commit")
 def _publish_in_transaction(session):
     the_hub = _hub_if_any()
     if the_hub is not None and the_hub.channel is not None:
@@ -75,7 +75,7 @@ def _publish_in_transaction(session):
             the_hub.channel.publish_in_transaction(session, ticket_id)
 
 
-@event.listens_for(Session, "after_commit")
+@listens_for(Session, "after_commit")
 def _wake_after_commit(session):
     the_hub = _hub_if_any()
     if the_hub is not None:

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.security import hash_secret, new_secret, new_ticket_id  # noqa: E402
-from tests.live_server import LiveServer, migrate  # noqa: E402
+from bench.live_server import LiveServer, migrate  # noqa: E402
 
 from .httpclient import Timer, close, percentile, request  # noqa: E402
 

@@ -2,8 +2,6 @@ import io
 import logging
 import os
 import shutil
-import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -11,12 +9,12 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from app import clock as app_clock
-from app import wakeups
 from app import create_app
 from app.extensions import db
 
-from .fake_wechat import APPID, OA_AES_KEY, OA_APPID, OA_SECRET, OA_TOKEN, SECRET, FakeWeChat
-from .phone import Phone  # noqa: F401  (tests import it from here)
+from .support.apps import official_account, serve
+from .support.fake_wechat import APPID, SECRET, FakeWeChat
+from .support.phone import Phone
 
 
 @pytest.fixture(scope="session")
@@ -123,14 +121,6 @@ def config(database_url, fake_wechat):
     }
 
 
-def serve(app):
-    """Yield the app, then stop its waiters and close its database connections."""
-    yield app
-    wakeups.hub(app).close()
-    with app.app_context():
-        db.engine.dispose()
-
-
 @pytest.fixture
 def app(config):
     yield from serve(create_app(config))
@@ -188,28 +178,6 @@ def clock(monkeypatch):
     return fake
 
 
-def wait_until(condition, timeout=10.0) -> bool:
-    """Poll `condition` until true (for background work to get there), never to move a TTL."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
-
-
-def in_thread(fn, *args, **kwargs):
-    """Run fn in a thread; returns (thread, result holder)."""
-    result = {}
-
-    def run():
-        result["value"] = fn(*args, **kwargs)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread, result
-
-
 # --- WeChat and operations -----------------------------------------------------
 
 @pytest.fixture
@@ -224,12 +192,6 @@ def wechat(fake_wechat):
 def wxacode_app(config, wechat):
     """The service drawing mini-program codes (QR_MODE=wxacode) with the fake WeChat."""
     yield from serve(create_app({**config, "QR_MODE": "wxacode"}))
-
-
-def official_account(config: dict, safe: bool = False, **settings) -> dict:
-    """Settings of the service logging in through the fake's Official Account (safe mode: encrypted)."""
-    return {**config, "QR_MODE": "official_account", "WECHAT_OA_APPID": OA_APPID, "WECHAT_OA_SECRET": OA_SECRET,
-            "WECHAT_OA_TOKEN": OA_TOKEN, "WECHAT_OA_AES_KEY": OA_AES_KEY if safe else None, **settings}
 
 
 @pytest.fixture
@@ -255,4 +217,4 @@ def log_lines(app):
 
 
 # --- The real service (gunicorn on a free port) for end-to-end tests: browser, mini-program, CLI client.
-from .live_server import live_server, start_live_server  # noqa: E402,F401  (fixtures)
+from .support.live import live_server, start_live_server  # noqa: E402,F401  (fixtures)

@@ -6,8 +6,9 @@ import subprocess
 import requests
 
 from app import qr
+from bench.live_server import BIN, ROOT
 
-from .live_server import BIN, ROOT, LivePhone
+from .support.live import LivePhone
 
 
 def start_cli(server, *args):

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import LoginSession
 
-from .conftest import Phone
+from .support.phone import Phone
 
 N = 8
 

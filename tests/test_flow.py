@@ -1,5 +1,5 @@
 """The whole scan-to-login flow through the HTTP API, WeChat faked by a real server."""
-from .conftest import Phone
+from .support.phone import Phone
 
 
 def test_scan_confirm_logs_the_pc_in(app, browser, fake_wechat):

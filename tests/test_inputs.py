@@ -1,14 +1,7 @@
 """Every bad input gets a JSON error with the right status, and changes nothing."""
 import pytest
 
-
-def assert_error(response, status, code=None):
-    assert response.status_code == status
-    assert response.is_json
-    error = response.get_json()["error"]
-    assert set(error) == {"code", "message"} and error["message"]
-    if code:
-        assert error["code"] == code
+from .support.assertions import assert_error
 
 
 @pytest.mark.parametrize("wait", ["abc", "-1", "26", "nan", "inf", "1e9", "0x10"])

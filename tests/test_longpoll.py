@@ -8,7 +8,7 @@ from app import clock, wakeups
 from app.extensions import db
 from app.models import Ticket
 
-from .conftest import in_thread, wait_until
+from .support.apps import in_thread, wait_until
 
 
 def waiting_poll(app, browser, ticket_id, **params):
@@ -121,7 +121,7 @@ def test_change_in_another_process_wakes_the_poll_through_the_broadcast(config):
     """Two app instances with their own waiters, as two gunicorn workers or two machines."""
     from app import create_app
 
-    from .conftest import Phone
+    from .support.phone import Phone
 
     # The periodic check is pushed far out, so only the broadcast can wake the poll in time.
     slow_check = {"WAKE_SAFETY_CHECK_SECONDS": 60, "WAKE_CHECK_SECONDS": 30}
@@ -154,7 +154,7 @@ def test_lost_listener_reconnects_and_the_safety_net_covers_the_gap(config, phon
     from app import create_app
     from app.wakeups import LISTENER_NAME
 
-    from .conftest import Phone
+    from .support.phone import Phone
 
     settings = {**config, "WAKE_CHECK_SECONDS": 0.2, "WAKE_SAFETY_CHECK_SECONDS": 60}
     pc_worker, phone_worker = create_app(settings), create_app(settings)

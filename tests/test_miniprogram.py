@@ -2,7 +2,9 @@
 import os
 import subprocess
 
-from .live_server import ROOT, require_tool
+from bench.live_server import ROOT
+
+from .support.live import require_tool
 
 
 def test_mini_program_api_module_works_against_the_live_server(live_server):

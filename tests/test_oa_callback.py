@@ -18,8 +18,8 @@ from app import create_app, oa_messages
 from app.extensions import db
 from app.models import OaConfirmLink, OaEvent, Ticket
 
-from .conftest import official_account, serve
-from .fake_wechat import OA_AES_KEY, OA_AES_KEY_OLD, OA_APPID, OA_TOKEN, FakeWeChat, sha1_sorted
+from .support.apps import official_account, serve
+from .support.fake_wechat import OA_AES_KEY, OA_AES_KEY_OLD, OA_APPID, OA_TOKEN, FakeWeChat, sha1_sorted
 
 CALLBACK = "/api/oa/callback"
 OPENID = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"

@@ -9,10 +9,10 @@ import xmltodict
 from app import create_app, qr
 from app.config import ConfigError
 from app.extensions import db
-from app.models import OaConfirmLink, Ticket, User, WeChatAccessToken
+from app.models import OaConfirmLink, OaEvent, Ticket, User, WeChatAccessToken
 
-from .conftest import official_account, serve
-from .fake_wechat import OA_APPID, OA_SECRET, OA_TOKEN, FakeWeChat
+from .support.apps import official_account, serve
+from .support.fake_wechat import OA_APPID, OA_SECRET, OA_TOKEN, FakeWeChat
 
 QRCODE = "/cgi-bin/qrcode/create"
 USER_INFO = "/cgi-bin/user/info"
@@ -287,3 +287,15 @@ def test_mini_program_sign_in_is_refused_when_there_is_no_mini_program(config, w
         response = app.test_client().post("/api/mp/login", json={"code": "ok-mallory"})
         assert response.status_code == 400
         assert not any(call["path"] == "/sns/jscode2session" for call in wechat.calls)
+
+
+def test_purge_removes_old_events_and_the_links_of_purged_tickets(oa_app, clock):
+    _, ticket = new_ticket(oa_app)
+    scan(oa_app, ticket["ticket_id"])
+    clock.advance(2 * 24 * 3600)
+    result = oa_app.test_cli_runner().invoke(args=["tickets", "purge", "--older-than", "3600"])
+    assert result.exit_code == 0, result.output
+    assert "Removed 1 Official Account events." in result.output
+    with oa_app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(OaEvent)) == 0
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(OaConfirmLink)) == 0

@@ -1,63 +1,206 @@
-"""Configuration, migrations and the flask CLI."""
-import pytest
+"""Operations: health checks, metrics and request logs."""
+import json
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+
 import sqlalchemy as sa
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
+from flask_migrate import downgrade
+from prometheus_client import REGISTRY
 
 from app import create_app
-from app.config import ConfigError
 from app.extensions import db
-from app.models import LoginSession, Ticket
+from app.logs import TextFormatter
+
+from .support.apps import in_thread, serve, wait_until
+from .support.assertions import log_in
+from .support.fake_wechat import SECRET
+
+# --- health -------------------------------------------------------------------
 
 
-def test_production_refuses_to_start_without_secret_key(monkeypatch):
-    monkeypatch.delenv("SECRET_KEY", raising=False)
-    monkeypatch.setenv("APP_ENV", "production")
-    with pytest.raises(ConfigError, match="SECRET_KEY"):
-        create_app()
+def test_healthz_says_the_process_is_up(app):
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
 
 
-def test_development_mode_starts_without_secret_key(monkeypatch, tmp_path):
-    monkeypatch.delenv("SECRET_KEY", raising=False)
-    monkeypatch.setenv("APP_ENV", "development")
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/x.sqlite3")
-    assert create_app().config["SECRET_KEY"]
+def test_readyz_is_ready_on_a_migrated_database(app):
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "ready"
 
 
-def test_bad_numbers_in_the_environment_are_refused(monkeypatch):
-    monkeypatch.setenv("TICKET_TTL_SECONDS", "soon")
-    with pytest.raises(ConfigError, match="TICKET_TTL_SECONDS"):
-        create_app({"TESTING": True})
-
-
-def test_migrations_match_the_models(app):
+def test_readyz_is_not_ready_until_migrations_are_applied(app):
     with app.app_context():
-        with db.engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn, opts={"render_as_batch": True}), db.metadata)
-    assert diff == []
+        downgrade(revision="0001")
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "not_ready"
+    assert "flask db upgrade" in response.get_json()["error"]["message"]
 
 
-def test_migrations_downgrade_and_upgrade_again(app):
-    from flask_migrate import downgrade, upgrade
-
+def test_readyz_stays_ready_when_a_newer_release_migrated_the_database(app):
+    # Rolling deploy: the new code upgraded the schema while this older worker still serves.
     with app.app_context():
-        downgrade(revision="base")
-        assert "tickets" not in sa.inspect(db.engine).get_table_names()
-        upgrade()
-        assert {"tickets", "users", "login_sessions"} <= set(sa.inspect(db.engine).get_table_names())
+        db.session.execute(sa.text("UPDATE alembic_version SET version_num = 'f00dfeed0099'"))
+        db.session.commit()
+    assert app.test_client().get("/readyz").status_code == 200
 
 
-def test_purge_deletes_only_what_is_long_past_expiry(app, browser, phone, clock):
-    from .test_sessions import log_in
+def test_readyz_is_not_ready_without_its_database(config, tmp_path):
+    for app in serve(create_app({**config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/missing/db.sqlite3"})):
+        response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["error"]["message"] == "The database is unreachable."
 
-    old = browser.post("/api/tickets").get_json()["ticket_id"]
+
+# --- metrics ------------------------------------------------------------------
+
+def sample(name, **labels):
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def scrape(app, **kwargs):
+    return app.test_client().get("/metrics", **kwargs)
+
+
+def test_metrics_count_a_whole_login(app, browser, phone):
+    names = ["qrlogin_tickets_created_total", "qrlogin_scans_total", "qrlogin_confirms_total"]
+    before = {n: sample(n) for n in names}
+    consumed = sample("qrlogin_tickets_finished_total", outcome="consumed")
+    pc_logins = sample("qrlogin_logins_total", kind="pc")
     log_in(browser, phone)
-    clock.advance(2 * 24 * 3600)
-    fresh = browser.post("/api/tickets").get_json()["ticket_id"]
-    result = app.test_cli_runner().invoke(args=["tickets", "purge", "--older-than", "3600", "--batch-size", "1"])
-    assert result.exit_code == 0, result.output
-    assert "Removed 2 tickets and 0 sessions" in result.output
-    with app.app_context():
-        assert db.session.get(Ticket, old) is None
-        assert db.session.get(Ticket, fresh) is not None
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(LoginSession)) == 1
+    assert {n: sample(n) - before[n] for n in names} == {n: 1 for n in names}
+    assert sample("qrlogin_tickets_finished_total", outcome="consumed") == consumed + 1
+    assert sample("qrlogin_logins_total", kind="pc") == pc_logins + 1
+
+
+def test_metrics_count_expired_and_cancelled_tickets(app, browser, phone, clock):
+    expired = sample("qrlogin_tickets_finished_total", outcome="expired")
+    cancelled = sample("qrlogin_tickets_finished_total", outcome="cancelled")
+    old = browser.post("/api/tickets").get_json()["ticket_id"]
+    clock.advance(121)
+    browser.get(f"/api/tickets/{old}")
+    declined = browser.post("/api/tickets").get_json()["ticket_id"]
+    phone.scan(declined)
+    phone.cancel(declined)
+    assert sample("qrlogin_tickets_finished_total", outcome="expired") == expired + 1
+    assert sample("qrlogin_tickets_finished_total", outcome="cancelled") == cancelled + 1
+
+
+def test_metrics_show_waiting_polls_and_how_fast_they_wake(app, browser, ticket, phone):
+    woken = sample("qrlogin_wake_latency_seconds_count")
+    waiting = sample("qrlogin_waiting_polls")
+    thread, result = in_thread(browser.get, f"/api/tickets/{ticket['ticket_id']}?wait=20&since=pending")
+    assert wait_until(lambda: sample("qrlogin_waiting_polls") == waiting + 1)
+    phone.scan(ticket["ticket_id"])
+    thread.join(timeout=10)
+    assert result["value"].get_json()["status"] == "scanned"
+    assert sample("qrlogin_waiting_polls") == waiting
+    assert sample("qrlogin_wake_latency_seconds_count") == woken + 1
+
+
+def test_metrics_count_wechat_calls_by_endpoint_and_result(app, wechat):
+    ok = sample("qrlogin_wechat_calls_total", endpoint="jscode2session", result="ok")
+    used = sample("qrlogin_wechat_calls_total", endpoint="jscode2session", result="errcode_40163")
+    app.test_client().post("/api/mp/login", json={"code": "ok-erin"})
+    app.test_client().post("/api/mp/login", json={"code": "err-40163"})
+    assert sample("qrlogin_wechat_calls_total", endpoint="jscode2session", result="ok") == ok + 1
+    assert sample("qrlogin_wechat_calls_total", endpoint="jscode2session", result="errcode_40163") == used + 1
+
+
+def test_metrics_are_prometheus_text_for_a_local_scraper(app, browser, ticket):
+    response = scrape(app)
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    text = response.get_data(as_text=True)
+    assert "# TYPE qrlogin_tickets_created_total counter" in text
+    assert "qrlogin_waiting_polls" in text
+
+
+def test_metrics_are_refused_to_other_addresses(app):
+    response = scrape(app, environ_base={"REMOTE_ADDR": "203.0.113.7"})
+    assert response.status_code == 403
+    assert response.get_json()["error"]["code"] == "forbidden"
+
+
+def test_metrics_are_refused_through_a_local_proxy_not_configured_as_such(app):
+    # nginx on the same box makes every visitor 127.0.0.1; its X-Forwarded-For gives it away.
+    response = scrape(app, headers={"X-Forwarded-For": "203.0.113.7"})
+    assert response.status_code == 403
+
+
+def test_metrics_token_lets_a_remote_scraper_in(config):
+    for app in serve(create_app({**config, "METRICS_TOKEN": "s3cret-scrape-token", "METRICS_ALLOW_IPS": ""})):
+        remote = {"REMOTE_ADDR": "203.0.113.7"}
+
+        def with_token(token):
+            return scrape(app, environ_base=remote, headers={"Authorization": f"Bearer {token}"}).status_code
+
+        assert with_token("s3cret-scrape-token") == 200
+        assert with_token("wrong") == 403
+        assert scrape(app).status_code == 403  # no address is trusted any more
+
+
+def test_metrics_add_up_all_workers_in_multiprocess_mode(config, tmp_path):
+    # Two worker processes under gunicorn: each writes its values to PROMETHEUS_MULTIPROC_DIR.
+    worker = textwrap.dedent(f"""
+        from app import create_app
+        app = create_app({{"TESTING": True, "SQLALCHEMY_DATABASE_URI": {config["SQLALCHEMY_DATABASE_URI"]!r}}})
+        client = app.test_client()
+        assert client.post("/api/tickets").status_code == 201
+        print(client.get("/metrics").get_data(as_text=True))
+    """)
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    outputs = [subprocess.run([sys.executable, "-c", worker], env=env, capture_output=True, text=True, check=True,
+                              cwd=os.path.dirname(os.path.dirname(__file__))).stdout for _ in range(2)]
+    assert "qrlogin_tickets_created_total 1.0" in outputs[0]
+    assert "qrlogin_tickets_created_total 2.0" in outputs[1]
+
+
+# --- request logs -------------------------------------------------------------
+
+def request_lines(lines):
+    parsed = [json.loads(line) for line in lines]
+    return [entry for entry in parsed if entry["logger"] == "app.requests"]
+
+
+def test_each_request_is_one_json_line_with_a_short_ticket_id(app, browser, log_lines):
+    ticket = browser.post("/api/tickets").get_json()
+    response = browser.get(f"/api/tickets/{ticket['ticket_id']}")
+    lines = log_lines()
+    entries = request_lines(lines)
+    assert [(e["method"], e["status"]) for e in entries] == [("POST", 201), ("GET", 200)]
+    poll = entries[1]
+    assert poll["path"] == f"/api/tickets/{ticket['ticket_id'][:6]}..."
+    assert poll["request_id"] == response.headers["X-Request-ID"]
+    assert isinstance(poll["duration_ms"], float)
+    assert ticket["ticket_id"] not in "\n".join(lines)
+
+
+def test_request_id_is_taken_from_the_proxy_when_well_formed(app, log_lines):
+    client = app.test_client()
+    given = client.get("/healthz", headers={"X-Request-ID": "edge-4f2a9c1b"})
+    invalid = client.get("/healthz", headers={"X-Request-ID": "bad id\" injected"})
+    assert given.headers["X-Request-ID"] == "edge-4f2a9c1b"
+    assert invalid.headers["X-Request-ID"] != "bad id\" injected"
+    assert [e["request_id"] for e in request_lines(log_lines())] == [
+        "edge-4f2a9c1b", invalid.headers["X-Request-ID"]]
+
+
+def test_wechat_failures_are_logged_with_the_request_id_and_no_secrets(app, wechat, log_lines):
+    response = app.test_client().post("/api/mp/login", json={"code": "err-40029"})
+    lines = [json.loads(line) for line in log_lines()]
+    [failure] = [e for e in lines if e["logger"] == "app.wechat"]
+    assert "errcode=40029" in failure["msg"]
+    assert failure["request_id"] == response.headers["X-Request-ID"]
+    assert SECRET not in json.dumps(lines) and "session-key" not in json.dumps(lines)
+
+
+def test_text_logs_for_development(config):
+    for app in serve(create_app({**config, "LOG_FORMAT": "text"})):
+        handler = next(h for h in logging.getLogger("app").handlers if getattr(h, "qrlogin", False))
+        assert isinstance(handler.formatter, TextFormatter)

@@ -1,7 +1,7 @@
 """The HTML pages a person sees."""
 import pytest
 
-from .test_sessions import log_in
+from .support.assertions import log_in
 
 
 def test_login_page_shows_the_qr_area_and_loads_its_script(browser):

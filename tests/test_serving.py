@@ -6,7 +6,7 @@ import time
 import pytest
 import requests
 
-from .live_server import LiveServer, migrate
+from bench.live_server import LiveServer, migrate
 
 
 @pytest.fixture

@@ -4,14 +4,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import LoginSession
 
-
-def log_in(browser, phone):
-    ticket = browser.post("/api/tickets").get_json()
-    phone.scan(ticket["ticket_id"])
-    phone.confirm(ticket["ticket_id"])
-    response = browser.get(f"/api/tickets/{ticket['ticket_id']}")
-    assert response.get_json()["status"] == "confirmed"
-    return response
+from .support.assertions import log_in
 
 
 def test_me_without_a_session_is_401(browser):
@@ -77,7 +70,7 @@ def test_last_seen_is_refreshed(app, browser, phone, clock):
 def test_cookies_are_secure_under_https(config, fake_wechat):
     from app import create_app
 
-    from .conftest import Phone
+    from .support.phone import Phone
 
     app = create_app({**config, "PUBLIC_BASE_URL": "https://login.example.com"})
     browser = app.test_client()

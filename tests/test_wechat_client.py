@@ -11,7 +11,7 @@ from app import wechat as wechat_api
 from app.extensions import db
 from app.models import WeChatAccessToken
 
-from .fake_wechat import APPID, SECRET
+from .support.fake_wechat import APPID, SECRET
 
 TOKEN = "/cgi-bin/stable_token"
 WXACODE = "/wxa/getwxacodeunlimit"

@@ -6,7 +6,7 @@ from app import create_app
 from app.extensions import db
 from app.models import WxacodeImage
 
-from .conftest import serve
+from .support.apps import serve
 
 WXACODE = "/wxa/getwxacodeunlimit"
 TOKEN = "/cgi-bin/stable_token"

@@ -1,6 +1,6 @@
 """The HTTP API described for machines (OpenAPI 3.1), served at /openapi.json.
 
-Written by hand to say what the server promises; tests/security/test_p13_* fuzz
+Written by hand to say what the server promises; tests/security/test_p14_* fuzz
 the running app against it, so a change to an answer that is not made here too
 fails the tests.
 """

@@ -9,7 +9,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from app import qr
 
-from ..live_server import ARTIFACTS, LivePhone, require_tool
+from ..support.live import ARTIFACTS, AVATAR_HOST, LivePhone, require_tool
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -17,7 +17,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 WINDOWS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 LOCALES = {"en": "en-US", "zh": "zh-CN"}
 SCREENSHOTS = ARTIFACTS / "screenshots"
-AVATAR_HOST = "https://avatars.example.test"
 
 expect.set_options(timeout=10_000)
 
@@ -47,6 +46,24 @@ def open_login_page(chromium):
         if fake_clock:
             page.clock.install()  # runs in step with real time until the test moves it
         return LoginPage(page, server, f"{window}-{lang}").open()
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def phone_browser(chromium):
+    """WeChat's browser on a phone: opens a URL (a link from the chat, a page from a QR) in a language."""
+    contexts = []
+
+    def open_(url, lang="en"):
+        context = chromium.new_context(viewport=WINDOWS["phone"], locale=LOCALES[lang], is_mobile=True,
+                                       has_touch=True)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(url)
+        return page
 
     yield open_
     for context in contexts:

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from app.pc.i18n import TEXT
 
-from .conftest import AVATAR_HOST
+from ..support.live import AVATAR_HOST
 
 
 def words(lang, key, **values):

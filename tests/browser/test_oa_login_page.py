@@ -8,10 +8,11 @@ from wechatpy.crypto import WeChatCrypto
 
 from app.pc.i18n import TEXT
 
-from ..fake_wechat import OA_AES_KEY, OA_APPID, OA_SECRET, OA_TOKEN
-from .conftest import LOCALES, SCREENSHOTS, WINDOWS
+from ..support.fake_wechat import OA_AES_KEY, OA_APPID, OA_SECRET, OA_TOKEN
+from ..support.live import ARTIFACTS
 
 OPENID = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
+SCREENSHOTS = ARTIFACTS / "screenshots"
 OFFICIAL_ACCOUNT = {"QR_MODE": "official_account", "WECHAT_OA_APPID": OA_APPID, "WECHAT_OA_SECRET": OA_SECRET,
                     "WECHAT_OA_TOKEN": OA_TOKEN, "WECHAT_OA_AES_KEY": OA_AES_KEY}
 
@@ -32,7 +33,7 @@ def reply_text(response) -> str:
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_follow_scan_confirm_logs_the_pc_in(oa_server, open_login_page, chromium, wechat, lang):
+def test_follow_scan_confirm_logs_the_pc_in(oa_server, open_login_page, phone_browser, wechat, lang):
     login = open_login_page(oa_server, "desktop", lang)
     ticket_id = login.ticket["ticket_id"]
     assert wechat.qrcodes[login.ticket["qr_content"]] == ticket_id
@@ -48,22 +49,16 @@ def test_follow_scan_confirm_logs_the_pc_in(oa_server, open_login_page, chromium
     link = re.search(r"http://\S+/oa/confirm/[\w-]+", reply).group(0)
 
     # The person taps the link in the chat: WeChat's browser on the phone.
-    phone_context = chromium.new_context(viewport=WINDOWS["phone"], locale=LOCALES[lang], is_mobile=True,
-                                         has_touch=True)
-    try:
-        phone = phone_context.new_page()
-        phone.goto(link)
-        expect(phone.locator("h1")).to_have_text(TEXT[lang]["phone_title"])
-        expect(phone.locator("#pc-ip")).to_have_text("127.0.0.1")
-        expect(phone.locator("#pc-ua")).to_contain_text("Chrome")
-        expect(phone.locator("#pc-time")).to_have_text(re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC"))
-        phone.screenshot(path=SCREENSHOTS / f"oa-3-confirm-page-phone-{lang}.png")
-        phone.locator("#confirm").click()
-        expect(phone.locator("#result")).to_have_text(TEXT[lang]["phone_done"])
-        phone.goto(link)  # the link was used up
-        expect(phone.locator("#result")).to_have_text(TEXT[lang]["oa_oa_link_used"])
-    finally:
-        phone_context.close()
+    phone = phone_browser(link, lang)
+    expect(phone.locator("h1")).to_have_text(TEXT[lang]["phone_title"])
+    expect(phone.locator("#pc-ip")).to_have_text("127.0.0.1")
+    expect(phone.locator("#pc-ua")).to_contain_text("Chrome")
+    expect(phone.locator("#pc-time")).to_have_text(re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC"))
+    phone.screenshot(path=SCREENSHOTS / f"oa-3-confirm-page-phone-{lang}.png")
+    phone.locator("#confirm").click()
+    expect(phone.locator("#result")).to_have_text(TEXT[lang]["phone_done"])
+    phone.goto(link)  # the link was used up
+    expect(phone.locator("#result")).to_have_text(TEXT[lang]["oa_oa_link_used"])
 
     expect(login.page).to_have_url(oa_server.url + "/")
     expect(login.page.locator("#welcome")).to_have_text(re.compile(re.escape(TEXT[lang]["welcome"].format(name="#"))
@@ -84,7 +79,7 @@ def test_page_says_when_wechat_cannot_make_the_code_and_recovers(oa_server, open
     expect(login.qr).to_be_visible()
 
 
-def test_development_mode_demo_without_wechat(start_live_server, open_login_page, chromium, wechat):
+def test_development_mode_demo_without_wechat(start_live_server, open_login_page, phone_browser, wechat):
     # `make run` with QR_MODE=official_account and no Official Account: a page plays WeChat.
     server = start_live_server(QR_MODE="official_account")
     login = open_login_page(server, "desktop", "en")
@@ -92,21 +87,15 @@ def test_development_mode_demo_without_wechat(start_live_server, open_login_page
     assert dev_page == f"{server.url}/oa/dev/{login.ticket['ticket_id']}"
     login.expect_qr_of_current_ticket(content=dev_page)
 
-    phone_context = chromium.new_context(viewport=WINDOWS["phone"], locale=LOCALES["en"], is_mobile=True,
-                                         has_touch=True)
-    try:
-        phone = phone_context.new_page()
-        phone.goto(dev_page)
-        expect(phone.locator("#scene")).to_have_text(login.ticket["ticket_id"])
-        phone.locator("#name").fill("Dora")
-        phone.get_by_role("button", name=TEXT["en"]["oa_dev_scan"]).click()
-        expect(phone.locator("#reply")).to_contain_text("A computer wants to log in as you")
-        phone.screenshot(path=SCREENSHOTS / "oa-6-development-wechat-phone-en.png")
-        expect(login.status).to_have_text(TEXT["en"]["scanned_oa"])
-        phone.locator("#reply-link").click()
-        phone.locator("#confirm").click()
-        expect(phone.locator("#result")).to_have_text(TEXT["en"]["phone_done"])
-    finally:
-        phone_context.close()
+    phone = phone_browser(dev_page)
+    expect(phone.locator("#scene")).to_have_text(login.ticket["ticket_id"])
+    phone.locator("#name").fill("Dora")
+    phone.get_by_role("button", name=TEXT["en"]["oa_dev_scan"]).click()
+    expect(phone.locator("#reply")).to_contain_text("A computer wants to log in as you")
+    phone.screenshot(path=SCREENSHOTS / "oa-6-development-wechat-phone-en.png")
+    expect(login.status).to_have_text(TEXT["en"]["scanned_oa"])
+    phone.locator("#reply-link").click()
+    phone.locator("#confirm").click()
+    expect(phone.locator("#result")).to_have_text(TEXT["en"]["phone_done"])
     expect(login.page).to_have_url(server.url + "/")
     assert not any(call["path"].startswith("/cgi-bin/") for call in wechat.calls)

@@ -6,7 +6,7 @@ from app.extensions import db
 from app.models import Ticket
 from app.security import hash_secret
 
-from .helpers import assert_error, cookie_value
+from ..support.assertions import assert_error, cookie_value
 
 
 def test_property_01_qr_content_is_only_the_public_ticket_url(browser):

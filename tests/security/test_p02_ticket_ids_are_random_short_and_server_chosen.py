@@ -4,7 +4,7 @@ import base64
 
 from app import security
 
-from .helpers import assert_error
+from ..support.assertions import assert_error
 
 
 def test_property_02_ticket_ids_have_128_random_bits_in_at_most_32_chars(browser):

@@ -6,7 +6,7 @@ from app.extensions import db
 from app.models import LoginSession, Ticket
 from app.security import hash_secret
 
-from .helpers import cookie_value, database_text
+from ..support.assertions import cookie_value, database_text
 
 
 def test_property_03_database_holds_only_hashes_of_secrets_and_tokens(app, config, browser, phone):

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import LoginSession
 
-from .helpers import assert_error, cookie_value
+from ..support.assertions import assert_error, cookie_value
 
 
 def test_property_04_consumed_ticket_never_yields_a_second_session(app, browser, ticket, phone):

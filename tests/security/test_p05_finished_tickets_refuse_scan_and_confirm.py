@@ -2,7 +2,7 @@
 Stops replaying an old QR (RFC 8628 5.2 short lifetimes) and undoing a person's "no"."""
 import pytest
 
-from .helpers import assert_error
+from ..support.assertions import assert_error
 
 
 def _expired(browser, ticket_id, phone, clock):

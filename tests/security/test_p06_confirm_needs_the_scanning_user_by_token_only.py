@@ -1,7 +1,7 @@
 """Property 6: confirm needs an explicit call from the same user who scanned, and the user is
 known only from the mini-program token, never from ids in the body. Stops the study's
 "weak app-token check" flaw (trusting an openid or phone number sent by the client)."""
-from .helpers import assert_error
+from ..support.assertions import assert_error
 
 
 def test_property_06_scanning_alone_logs_nobody_in(browser, ticket, phone):

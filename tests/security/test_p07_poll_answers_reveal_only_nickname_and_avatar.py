@@ -1,6 +1,6 @@
 """Property 7: poll answers reveal nothing about the user to anyone but the bound browser, and
 only nickname and avatar before login. Stops the study's "leaking user data" flaw."""
-from .helpers import assert_error
+from ..support.assertions import assert_error
 
 
 def test_property_07_bound_browser_sees_only_nickname_and_avatar(browser, ticket, phone):

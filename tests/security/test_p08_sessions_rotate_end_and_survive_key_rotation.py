@@ -4,8 +4,8 @@ server, and SECRET_KEY_FALLBACKS rotates keys without signing everyone out (OWAS
 from app import create_app
 from app.config import from_env
 
-from ..conftest import Phone
-from .helpers import cookie_value, log_in
+from ..support.assertions import cookie_value, log_in
+from ..support.phone import Phone
 
 
 def test_property_08_login_issues_a_new_session_and_ends_the_old_one(app, browser, phone, other_phone):

@@ -5,7 +5,7 @@ from datetime import datetime
 
 import pytest
 
-from .helpers import assert_error, log_in
+from ..support.assertions import assert_error, log_in
 
 
 def sessions_of(phone):

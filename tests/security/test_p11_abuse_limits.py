@@ -13,7 +13,7 @@ import redis
 from app import create_app
 from app.config import ConfigError, from_env
 
-from .helpers import assert_error
+from ..support.assertions import assert_error
 
 REDIS_URI = "redis://127.0.0.1:6379/4"  # this suite's own Redis database number
 
@@ -65,7 +65,7 @@ def test_property_11_pending_tickets_per_ip_are_capped(config, clock):
     assert_429(create(client), "too_many_pending_tickets")
     assert create(client, ip="192.0.2.1").status_code == 201
     # A code that has been scanned is no longer unused...
-    from ..conftest import Phone
+    from ..support.phone import Phone
 
     Phone(app.test_client(), "ok-jun").login().scan(made[0])
     assert create(client).status_code == 201
@@ -148,7 +148,7 @@ def test_property_11_with_one_hop_only_the_proxys_entry_counts(config):
 
 
 def _scan_info(app, created):
-    from ..conftest import Phone
+    from ..support.phone import Phone
 
     phone = Phone(app.test_client(), "ok-kim").login()
     return phone.scan(created.get_json()["ticket_id"]).get_json()["pc"]

@@ -6,7 +6,7 @@ import pytest
 
 from app.pc.pages import safe_next
 
-from .helpers import assert_error, log_in
+from ..support.assertions import assert_error, log_in
 
 
 def test_property_12_body_over_the_limit_is_a_json_413(app):

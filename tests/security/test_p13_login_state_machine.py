@@ -4,14 +4,20 @@ session per ticket, a ticket's status only moves forward, strangers never get a 
 import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
 from app import create_app
 from app.extensions import db
 from app.models import LoginSession
 
-from ..conftest import Phone
-from .helpers import cookie_value
+from ..support.assertions import cookie_value
+from ..support.phone import Phone
 
 # Every status a ticket may show next, given the one seen last (the state diagram in app/models.py).
 FORWARD = {

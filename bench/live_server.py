@@ -1,11 +1,9 @@
-"""The real service for end-to-end tests and the benchmark: gunicorn with the project's gunicorn.conf.py.
+"""The real service as deployed: gunicorn with the project's gunicorn.conf.py, on a free port.
 
-Each server runs on a free port against a database migrated by `flask --app wsgi db upgrade`.
-The end-to-end fixtures fake WeChat with tests/fake_wechat.py (a real HTTP server), so a
-mini-program signs in exactly as it would in production.
+Each server runs against a database migrated by `flask --app wsgi db upgrade`. The
+benchmark and the end-to-end tests (tests/support/live.py) both start it from here.
 """
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -13,26 +11,11 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import requests
-
-from .phone import Phone
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-ARTIFACTS = ROOT / "test-artifacts"
 START_TIMEOUT = 30
-
-
-def require_tool(name: str, why: str) -> str:
-    """The path of a tool an end-to-end test needs; missing, it fails under CI=true and skips elsewhere."""
-    path = shutil.which(name)
-    if path:
-        return path
-    message = f"{name} is not installed; {why}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message + " (CI must have it: see .ci/run)")
-    pytest.skip(message)
 
 
 def free_port() -> int:
@@ -154,13 +137,6 @@ class LiveServer:
         self.stop()
 
 
-def wechat_env(fake_wechat) -> dict:
-    from .fake_wechat import APPID, SECRET
-
-    return {"WECHAT_APPID": APPID, "WECHAT_SECRET": SECRET, "WECHAT_API_BASE": fake_wechat.base_url,
-            "WAKE_CHECK_SECONDS": "0.2"}
-
-
 class BaseUrlSession(requests.Session):
     """A requests session whose paths are relative to one server."""
 
@@ -171,46 +147,3 @@ class BaseUrlSession(requests.Session):
     def request(self, method, url, *args, **kwargs):
         kwargs.setdefault("timeout", 10)
         return super().request(method, self.base_url + url, *args, **kwargs)
-
-
-class LivePhone(Phone):
-    """The mini-program over real HTTP; answers are requests responses (`.json()`)."""
-
-    def __init__(self, server: LiveServer, name: str):
-        super().__init__(BaseUrlSession(server.url), f"ok-{name}")
-
-    def login(self):
-        response = self.client.post("/api/mp/login", json={"code": self.code})
-        assert response.status_code == 200, response.text
-        self.token, self.user = response.json()["token"], response.json()["user"]
-        return self
-
-
-def _wechat_server(workdir: Path, fake_wechat, **settings) -> LiveServer:
-    return LiveServer(f"sqlite:///{workdir / 'live.sqlite3'}", env={**wechat_env(fake_wechat), **settings},
-                      log_path=workdir / "gunicorn.log")
-
-
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory, fake_wechat):
-    """The service as deployed (gunicorn, two workers), shared by the end-to-end tests."""
-    server = _wechat_server(tmp_path_factory.mktemp("live"), fake_wechat).migrate().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def start_live_server(tmp_path, fake_wechat):
-    """Starts a dedicated server with other settings (e.g. a short TTL); stopped after the test."""
-    started = []
-
-    def start(**settings):
-        workdir = tmp_path / f"server{len(started)}"
-        workdir.mkdir()
-        server = _wechat_server(workdir, fake_wechat, **settings).migrate()
-        started.append(server)
-        return server.start()
-
-    yield start
-    for server in started:
-        server.stop()

@@ -1,8 +1,24 @@
-"""Small helpers shared by the security property tests."""
+"""Checks and steps many tests share: one JSON error shape, checked one way."""
 import sqlalchemy as sa
 
-from ..test_inputs import assert_error  # noqa: F401  (one JSON error shape, checked one way)
-from ..test_sessions import log_in  # noqa: F401
+
+def assert_error(response, status, code=None):
+    assert response.status_code == status
+    assert response.is_json
+    error = response.get_json()["error"]
+    assert set(error) == {"code", "message"} and error["message"]
+    if code:
+        assert error["code"] == code
+
+
+def log_in(browser, phone):
+    """A whole login: the browser's ticket scanned and confirmed by the phone, picked up by a poll."""
+    ticket = browser.post("/api/tickets").get_json()
+    phone.scan(ticket["ticket_id"])
+    phone.confirm(ticket["ticket_id"])
+    response = browser.get(f"/api/tickets/{ticket['ticket_id']}")
+    assert response.get_json()["status"] == "confirmed"
+    return response
 
 
 def cookie_value(response, name: str) -> str | None:

@@ -4,9 +4,12 @@ status code or an answer outside the described shapes."""
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
+from schemathesis.specs.openapi.checks import (
+    response_schema_conformance,
+    status_code_conformance,
+)
 
-from ..conftest import Phone
+from ..support.phone import Phone
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
 
@@ -15,7 +18,7 @@ def _openapi_path(rule: str) -> str:
     return rule.replace("<int:", "{").replace("<", "{").replace(">", "}")
 
 
-def test_property_13_openapi_lists_every_api_route_and_method(app, browser):
+def test_property_14_openapi_lists_every_api_route_and_method(app, browser):
     response = browser.get("/openapi.json")
     assert response.status_code == 200
     spec = response.get_json()
@@ -33,7 +36,7 @@ def test_property_13_openapi_lists_every_api_route_and_method(app, browser):
     assert described == served
 
 
-def test_property_13_fuzzed_requests_match_the_openapi_description(app):
+def test_property_14_fuzzed_requests_match_the_openapi_description(app):
     # Signed in, so the mini-program calls get past the token check and reach the ticket logic.
     bearer = {"Authorization": "Bearer " + Phone(app.test_client(), "ok-fuzzer").login().token}
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
