@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 import xmltodict
 
-from app import create_app, qr
+from app import create_app, qr, tickets, users
 from app.config import ConfigError
 from app.extensions import db
 from app.models import OaConfirmLink, OaEvent, Ticket, User, WeChatAccessToken
@@ -299,3 +299,17 @@ def test_purge_removes_old_events_and_the_links_of_purged_tickets(oa_app, clock)
     with oa_app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(OaEvent)) == 0
         assert db.session.scalar(sa.select(sa.func.count()).select_from(OaConfirmLink)) == 0
+
+
+def test_confirm_logs_in_as_the_user_the_follower_already_is(oa_app):
+    # Once the unionid links the follower to a user known from the mini-program, the login is that user.
+    browser, ticket = new_ticket(oa_app)
+    scan(oa_app, ticket["ticket_id"])
+    with oa_app.app_context():
+        scanner = db.session.scalar(sa.select(User).where(User.openid == OPENID))
+        known = users.find_or_create({"openid": "o-from-the-mini-program", "unionid": f"union-{OPENID}"})
+        tickets.confirm(ticket["ticket_id"], scanner, login_as=known.id)
+        db.session.commit()
+        known_id = known.id
+    assert poll(browser, ticket["ticket_id"]).get_json()["status"] == "confirmed"
+    assert browser.get("/api/me").get_json()["user"]["id"] == known_id
