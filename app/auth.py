@@ -24,6 +24,12 @@ def browser_secret() -> str | None:
     return secret if secret and len(secret) <= 128 else None
 
 
+def browser_hash() -> str | None:
+    """The hash of this browser's binding secret, or None when it has none yet."""
+    secret = browser_secret()
+    return hash_secret(secret) if secret else None
+
+
 def browser_binding() -> tuple[str, str]:
     """(secret, hash) binding a new ticket to this browser; a browser keeps one secret for all its tabs."""
     secret = browser_secret() or new_secret()

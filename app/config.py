@@ -172,6 +172,17 @@ def from_env(environ=None, instance_path=".") -> dict:
         "METRICS_TOKEN": environ.get("METRICS_TOKEN") or None,
         "METRICS_ALLOW_IPS": _networks(environ.get("METRICS_ALLOW_IPS", "127.0.0.1,::1"), "METRICS_ALLOW_IPS"),
         "LOG_FORMAT": _choice(environ, "LOG_FORMAT", LOG_FORMATS, "json" if app_env == "production" else "text"),
+        # --- OpenID Connect provider (app/provider) ---
+        # The issuer apps see; defaults to PUBLIC_BASE_URL (or the request's host).
+        "OIDC_ISSUER": _url(environ, "OIDC_ISSUER"),
+        # Signing keys, generated on first use and kept (app/provider/keys.py).
+        "OIDC_KEYS_FILE": environ.get("OIDC_KEYS_FILE") or str(Path(instance_path, "oidc_keys.json")),
+        "OIDC_CODE_TTL_SECONDS": _int(environ, "OIDC_CODE_TTL_SECONDS", 60, minimum=1),
+        "OIDC_ACCESS_TOKEN_TTL_SECONDS": _int(environ, "OIDC_ACCESS_TOKEN_TTL_SECONDS", 3600, minimum=60),
+        "OIDC_ID_TOKEN_TTL_SECONDS": _int(environ, "OIDC_ID_TOKEN_TTL_SECONDS", 3600, minimum=60),
+        "OIDC_REFRESH_TOKEN_TTL_SECONDS": _int(environ, "OIDC_REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600, minimum=60),
+        # How long a pending authorization request waits for its scan.
+        "OIDC_REQUEST_TTL_SECONDS": _int(environ, "OIDC_REQUEST_TTL_SECONDS", 600, minimum=60),
     }
 
 
@@ -186,6 +197,9 @@ def finalize(config: dict) -> None:
         _check_rate(name, config.get(name) or "")
     if isinstance(config.get("METRICS_ALLOW_IPS"), str):  # a test or caller passed the raw text
         config["METRICS_ALLOW_IPS"] = _networks(config["METRICS_ALLOW_IPS"], "METRICS_ALLOW_IPS")
+    if config["OIDC_ID_TOKEN_TTL_SECONDS"] > 12 * 3600:
+        # Retired signing keys stay published for a day (app/provider/keys.py).
+        raise ConfigError("OIDC_ID_TOKEN_TTL_SECONDS must be at most 43200 (12 hours).")
     _refuse_unsafe(config)
 
 
@@ -255,6 +269,12 @@ def _refuse_unsafe(config: dict) -> None:
         )
     if config.get("WECHAT_APPID") and not wechat_ready:
         raise ConfigError("WECHAT_SECRET is not set; WeChat sign-in cannot work without it.")
+    # Apps trust what the issuer signs and where it sends people: never over plain http.
+    if (config.get("OIDC_ISSUER") or "").startswith("http://"):
+        raise ConfigError("OIDC_ISSUER must be an https:// URL.")
+    if os.environ.get("AUTHLIB_INSECURE_TRANSPORT"):
+        raise ConfigError("AUTHLIB_INSECURE_TRANSPORT allows OpenID Connect over plain http; unset it "
+                          "(it is for tests and development only).")
 
 
 # Stand-ins while no Official Account is configured: the development page plays WeChat with them.

@@ -187,6 +187,19 @@ class TooManyPendingTickets(ApiError):
     headers = {"Retry-After": "30"}
 
 
+class ClientNotFound(ApiError):
+    status, code, message = 404, "client_not_found", "No such app is registered."
+
+
+class InsecureIssuer(ApiError):
+    status, code = 503, "insecure_issuer"
+    message = "OpenID Connect is served only over https; set PUBLIC_BASE_URL or OIDC_ISSUER to an https URL."
+
+
+class AppAccessDenied(ApiError):
+    status, code, message = 403, "app_access_denied", "This account may not log in to this app."
+
+
 class MetricsForbidden(ApiError):
     status, code, message = 403, "forbidden", "Metrics are only served to the configured scrapers."
 

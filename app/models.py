@@ -72,6 +72,11 @@ class Ticket(db.Model):
     # What the QR encodes when WeChat made it (QR_MODE=official_account: its parametric QR's url).
     qr_url: Mapped[str | None] = mapped_column(sa.String(512))
 
+    # The app this login is for, when an OpenID Connect client sent the person here
+    # (app/provider): the phone names it ("Log in to <app>").
+    oidc_request_id: Mapped[str | None] = mapped_column(
+        sa.String(32), sa.ForeignKey("oidc_requests.id", ondelete="SET NULL"))
+
     scanned_by: Mapped[User | None] = relationship(lazy="joined")
 
     __table_args__ = (sa.Index("ix_tickets_pc_ip_status", "pc_ip", "status"),)

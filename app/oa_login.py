@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from . import clock, errors, oa_messages, tickets, users, wechat
 from .extensions import db
 from .models import OaConfirmLink, OaEvent, Ticket, User
+from .provider import pending, people
 from .security import hash_secret
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ REPLIES = {
     "expired": "登录二维码已过期，请在电脑上刷新 / This login code has expired; get a new one on the computer.",
     "taken": "此登录二维码已被他人扫描 / Someone else has already scanned this login code.",
     "finished": "此登录二维码已使用 / This login code has already been used.",
+    "denied": "此账号不能登录 {app} / This account may not log in to {app}.",
 }
 _REFUSALS = {
     errors.TicketNotFound: "expired",  # never ours, or purged long after it expired
@@ -118,6 +120,12 @@ def _first_delivery(key: str) -> bool:
 
 def _act(ticket_id: str, user: User, key: str, openid: str) -> str:
     try:
+        app = pending.app_for_ticket(tickets.get(ticket_id))
+    except errors.TicketNotFound:
+        return "expired"
+    if app is not None and not people.allowed(user, app.allowed_groups):
+        return "denied"  # the login is for another app, closed to this person: the code stays unscanned
+    try:
         ticket = tickets.scan(ticket_id, user)
     except tuple(_REFUSALS) as exc:
         return _REFUSALS[type(exc)]
@@ -130,9 +138,12 @@ def _act(ticket_id: str, user: User, key: str, openid: str) -> str:
 
 
 def _reply(outcome: str, ticket_id: str, key: str, base_url: str) -> str:
-    ticket = db.session.get(Ticket, ticket_id) if outcome in ("link", "confirmed") else None
+    ticket = db.session.get(Ticket, ticket_id) if outcome in ("link", "confirmed", "denied") else None
     if ticket is None:
         return REPLIES.get(outcome, REPLIES["expired"])
+    if outcome == "denied":
+        app = pending.app_for_ticket(ticket)
+        return REPLIES["denied"].format(app=app.name if app else "?")
     return REPLIES[outcome].format(ip=ticket.pc_ip or "?", browser=browser_label(ticket.pc_user_agent),
                                    time=ticket.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
                                    url=f"{base_url}/oa/confirm/{_link_secret(key)}")
@@ -158,12 +169,14 @@ def browser_label(user_agent: str) -> str:
 
 # --- the confirm page --------------------------------------------------------------
 
-def open_link(secret: str) -> tuple[OaConfirmLink, Ticket]:
-    """The live link and its ticket; on the first opening, learns who the follower is (user/info)."""
+def open_link(secret: str) -> tuple[Ticket, object]:
+    """The live link's ticket and the app it logs in to (None: this site); on the first
+    opening, learns who the follower is (user/info)."""
     link = _live_link(secret)
     if link.user_id is None:
         _learn_user(link)
-    return link, tickets.get(link.ticket_id)
+    ticket = tickets.get(link.ticket_id)
+    return ticket, pending.app_for_ticket(ticket)
 
 
 def decide(secret: str, ticket_id: str, accept: bool) -> Ticket:

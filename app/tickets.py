@@ -37,7 +37,8 @@ _CHANGES_KEY = "qrlogin_ticket_changes"  # session.info: [(ticket id, status rea
 
 
 def create(browser_hash: str, pc_ip: str, pc_user_agent: str, *, max_pending: int = 0,
-           ticket_id: str | None = None, qr_url: str | None = None) -> Ticket:
+           ticket_id: str | None = None, qr_url: str | None = None,
+           oidc_request_id: str | None = None) -> Ticket:
     """A new pending ticket; refused when `pc_ip` already holds `max_pending` unused ones (0: no cap).
 
     The insert comes first and the count after it, in one transaction: SQLite's
@@ -60,6 +61,7 @@ def create(browser_hash: str, pc_ip: str, pc_user_agent: str, *, max_pending: in
         pc_ip=pc_ip,
         pc_user_agent=pc_user_agent[:512],
         qr_url=qr_url,
+        oidc_request_id=oidc_request_id,
     )
     db.session.add(ticket)
     db.session.flush()

@@ -5,6 +5,7 @@ from .. import auth, errors, metrics, tickets, users, wechat
 from ..extensions import db
 from ..inputs import client_ip, json_body, text_field
 from ..models import isoformat
+from ..provider import pending, people
 from . import bp
 
 DEV_PREFIX = "dev:"
@@ -59,10 +60,13 @@ def update_me():
 @bp.post("/tickets/<ticket_id>/scan")
 @auth.mp_login_required
 def scan(ticket_id):
+    app = pending.app_for_ticket(tickets.get(ticket_id))
+    if app is not None and not people.allowed(g.mp_user, app.allowed_groups):
+        raise errors.AppAccessDenied(f"This account may not log in to {app.name}.")
     ticket = tickets.scan(ticket_id, g.mp_user)
     db.session.commit()
     phone_ip = client_ip()
-    return jsonify({
+    body = {
         "ticket_id": ticket.id,
         "status": ticket.status,
         "expires_in": ticket.seconds_left(),
@@ -74,7 +78,12 @@ def scan(ticket_id):
             "created_at": isoformat(ticket.created_at),
             "ip_differs": bool(ticket.pc_ip and phone_ip and ticket.pc_ip != phone_ip),
         },
-    })
+    }
+    if app is not None:
+        # The login is for another app: the confirm screen says "Log in to <name>", and for an
+        # app that is not first-party also what it will learn.
+        body["app"] = {"name": app.name, "trusted": app.trusted}
+    return jsonify(body)
 
 
 @bp.post("/tickets/<ticket_id>/confirm")

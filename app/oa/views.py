@@ -47,13 +47,13 @@ def callback():
 @bp.get("/oa/confirm/<secret>")
 def confirm_page(secret):
     try:
-        link, ticket = oa_login.open_link(secret)
+        ticket, app = oa_login.open_link(secret)
         db.session.commit()
     except errors.ApiError as exc:
         return _refusal(exc)
     if ticket.status != tickets.SCANNED:
         return _refusal(_ticket_state_error(ticket))
-    return render_template("oa_confirm.html", t=texts(), secret=secret, ticket=ticket,
+    return render_template("oa_confirm.html", t=texts(), secret=secret, ticket=ticket, app=app,
                            created=ticket.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
                            created_iso=isoformat(ticket.created_at),
                            ip_differs=bool(ticket.pc_ip and auth.client_ip() and ticket.pc_ip != auth.client_ip()))

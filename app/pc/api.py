@@ -1,9 +1,11 @@
 """PC browser API: create a login ticket, long-poll it, read and end the session."""
-from flask import current_app, jsonify, make_response
+from flask import current_app, jsonify, make_response, request
 
 from .. import auth, errors, longpoll, oa_login, tickets
 from ..extensions import db
-from ..inputs import choice_arg, client_ip, number_arg, public_base_url, require_json, user_agent
+from ..inputs import (choice_arg, client_ip, json_body, number_arg, public_base_url, require_json, text_field,
+                      user_agent)
+from ..provider import pending
 from ..security import new_ticket_id
 from . import bp, qrcodes
 
@@ -11,19 +13,33 @@ from . import bp, qrcodes
 @bp.post("/api/tickets")
 def create_ticket():
     secret, browser_hash = auth.browser_binding()
+    oidc_request_id = _authorization_request(browser_hash)
     ticket_id = qr_url = None
     if oa_login.enabled():  # WeChat makes the QR first: a failure leaves no ticket behind
         ticket_id = new_ticket_id()
         qr_url = oa_login.make_qr(ticket_id, public_base_url())
     ticket = tickets.create(browser_hash, client_ip(), user_agent(),
                             max_pending=current_app.config["MAX_PENDING_TICKETS_PER_IP"],
-                            ticket_id=ticket_id, qr_url=qr_url)
+                            ticket_id=ticket_id, qr_url=qr_url, oidc_request_id=oidc_request_id)
     db.session.commit()
     body = {**ticket.to_dict(), **qrcodes.for_new_ticket(ticket),
             "poll_max_wait": current_app.config["POLL_MAX_WAIT_SECONDS"]}
     response = make_response(jsonify(body), 201)
     auth.set_bind_cookie(response, secret)
     return response
+
+
+def _authorization_request(browser_hash: str) -> str | None:
+    """The id of this browser's pending OpenID Connect request the login is for, if the page names one."""
+    if not request.content_length:
+        return None
+    request_id = text_field(json_body(), "authorization_request", max_len=32, required=False)
+    if request_id is None:
+        return None
+    row = pending.find(request_id, browser_hash)
+    if row is None:
+        raise errors.InvalidRequest("'authorization_request' names no pending login request of this browser.")
+    return row.id
 
 
 @bp.get("/api/tickets/<ticket_id>/qr.<kind>")

@@ -1,8 +1,9 @@
 """HTML pages: the PC login page, the home page, and the page a phone opens from the QR."""
-from flask import current_app, render_template, request
+from flask import current_app, render_template, request, url_for
 
 from .. import auth
 from ..extensions import db
+from ..provider import pending
 from . import bp
 from .i18n import login_texts, texts
 
@@ -31,8 +32,14 @@ def _readable(moment) -> str:
 
 @bp.get("/login")
 def login_page():
-    official_account = current_app.config["QR_MODE"] == "official_account"
-    return render_template("login.html", t=login_texts(official_account), next_url=safe_next(request.args.get("next")))
+    t = login_texts(current_app.config["QR_MODE"] == "official_account")
+    row = pending.find(request.args.get("authorize"), auth.browser_hash())
+    db.session.commit()
+    if row is None:
+        return render_template("login.html", t=t, next_url=safe_next(request.args.get("next")))
+    # Logging in for another app: the page names it and comes back to finish its request.
+    return render_template("login.html", t=t, next_url=url_for("oidc.resume", request_id=row.id),
+                           authorize=row.id, app_name=row.client.name)
 
 
 @bp.get("/qr/<ticket_id>")

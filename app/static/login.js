@@ -6,6 +6,8 @@
   var T = JSON.parse(document.getElementById('qrl-text').textContent);
   var root = document.getElementById('qrl');
   var nextUrl = root.getAttribute('data-next') || '/';
+  // Set when another app sent the person here: the ticket names that app's pending request.
+  var authorize = root.getAttribute('data-authorize');
   var el = function (id) { return document.getElementById(id); };
   var qrImg = el('qrl-qr'), statusEl = el('qrl-status'), countdownEl = el('qrl-countdown');
   var refreshBtn = el('qrl-refresh'), scannedEl = el('qrl-scanned');
@@ -49,8 +51,10 @@
     scannedEl.hidden = true;
     say(T.loading);
     controller = new AbortController();
-    fetch('/api/tickets', {method: 'POST', credentials: 'same-origin', signal: controller.signal,
-                           headers: {'Accept': 'application/json'}})
+    var headers = {'Accept': 'application/json'};
+    if (authorize) { headers['Content-Type'] = 'application/json'; }
+    fetch('/api/tickets', {method: 'POST', credentials: 'same-origin', signal: controller.signal, headers: headers,
+                           body: authorize ? JSON.stringify({authorization_request: authorize}) : undefined})
       .then(function (r) {
         if (!r.ok) { return creationFailed(r); }
         return r.json();

@@ -30,6 +30,10 @@
       el('pc-ua').textContent = data.pc.user_agent;
       el('pc-time').textContent = new Date(data.pc.created_at).toLocaleString();
       el('ip-warning').hidden = !data.pc.ip_differs;
+      if (data.app) {
+        el('app').textContent = T.phone_app.replace('{app}', data.app.name);
+        el('app').hidden = false;
+      }
     });
   }
 

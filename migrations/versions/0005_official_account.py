@@ -3,7 +3,7 @@
 Times are stored as naive UTC (app.models.UTCDateTime).
 
 Revision ID: 0005
-Revises: 0002 (until 0003 accounts and 0004 OIDC are on main; then 0004)
+Revises: 0004
 Create Date: 2026-11-23 15:10:00.000000
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0005'
-down_revision = '0002'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

@@ -18,7 +18,7 @@ function explain(err) {
 }
 
 Page({
-  data: {loading: true, pc: null, browser: '', time: '', busy: false, done: '', error: ''},
+  data: {loading: true, pc: null, app: null, browser: '', time: '', busy: false, done: '', error: ''},
 
   onLoad(options) {
     this.ticketId = api.ticketIdFromOptions(options);
@@ -30,6 +30,7 @@ Page({
       this.setData({
         loading: false,
         pc: res.pc,
+        app: res.app || null,
         browser: api.describeBrowser(res.pc.user_agent),
         time: new Date(res.pc.created_at).toLocaleString()
       });
