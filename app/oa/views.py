@@ -6,9 +6,9 @@ import secrets
 
 from flask import current_app, jsonify, render_template, request
 
-from .. import auth, clock, errors, oa_login, oa_messages, tickets
+from .. import clock, errors, oa_login, oa_messages, tickets
 from ..extensions import db
-from ..inputs import json_body, public_base_url, text_field
+from ..inputs import client_ip, json_body, public_base_url, text_field
 from ..models import isoformat
 from ..pc.i18n import texts
 from . import bp
@@ -56,7 +56,7 @@ def confirm_page(secret):
     return render_template("oa_confirm.html", t=texts(), secret=secret, ticket=ticket, app=app,
                            created=ticket.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
                            created_iso=isoformat(ticket.created_at),
-                           ip_differs=bool(ticket.pc_ip and auth.client_ip() and ticket.pc_ip != auth.client_ip()))
+                           ip_differs=bool(ticket.pc_ip and client_ip() and ticket.pc_ip != client_ip()))
 
 
 @bp.post("/oa/confirm/<secret>")
