@@ -313,3 +313,12 @@ def test_confirm_logs_in_as_the_user_the_follower_already_is(oa_app):
         known_id = known.id
     assert poll(browser, ticket["ticket_id"]).get_json()["status"] == "confirmed"
     assert browser.get("/api/me").get_json()["user"]["id"] == known_id
+
+
+def test_confirm_page_warns_when_the_phone_is_on_another_network(oa_app):
+    _, ticket = new_ticket(oa_app)
+    link = link_in(scan(oa_app, ticket["ticket_id"]))
+    phone = oa_app.test_client()
+    away = phone.get(link, environ_base={"REMOTE_ADDR": "198.51.100.7"}).get_data(as_text=True)
+    assert "This computer is on a different network from your phone." in away
+    assert "different network" not in phone.get(link).get_data(as_text=True)
