@@ -14,7 +14,6 @@
 Plain mode signs only the query, not the body: safe mode is the one to use in production.
 """
 import base64
-import binascii
 import hashlib
 import hmac
 import secrets
@@ -60,7 +59,7 @@ def aes_key(encoding_aes_key: str) -> bytes:
         raise ValueError("an EncodingAESKey has 43 characters")
     try:
         key = base64.b64decode(encoding_aes_key + "=", validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or characters outside ASCII
         raise ValueError("an EncodingAESKey is base64 (letters and digits)") from None
     if len(key) != 32:
         raise ValueError("an EncodingAESKey decodes to 32 bytes")
@@ -85,7 +84,7 @@ class Crypto:
         """The XML inside; raises when no key opens it or it was sealed for another app id."""
         try:
             data = base64.b64decode(encrypted, validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or characters outside ASCII
             raise errors.OaDecryptionFailed() from None
         if not data or len(data) % 16:
             raise errors.OaDecryptionFailed()

@@ -10,11 +10,13 @@ import time
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import xmltodict
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
 
-from app import create_app, oa_messages
+from app import create_app, errors, oa_messages
 from app.extensions import db
 from app.models import OaConfirmLink, OaEvent, Ticket
 
@@ -299,3 +301,22 @@ def test_other_messages_get_success(mode_app, xml):
     response = deliver(mode_app, xml, safe=mode_app.safe)
     assert response.status_code == 200
     assert response.data == b"success"
+
+
+@given(st.binary(max_size=600))
+@settings(max_examples=300, deadline=None)
+def test_any_body_is_parsed_or_refused_with_our_error(body):
+    try:
+        fields = oa_messages.parse(body)
+    except errors.OaMessageInvalid:
+        return
+    assert isinstance(fields, dict) and all(isinstance(v, str) for v in fields.values())
+
+
+@given(st.binary(min_size=1, max_size=300).map(lambda raw: base64.b64encode(raw).decode()) | st.text(max_size=80))
+@settings(max_examples=300, deadline=None)
+def test_any_ciphertext_opens_or_is_refused_with_our_error(encrypted):
+    try:
+        oa_messages.Crypto(OA_APPID, [OA_AES_KEY]).decrypt(encrypted)
+    except (errors.OaDecryptionFailed, errors.OaWrongAppId):
+        pass
