@@ -118,6 +118,11 @@ def from_env(environ=None, instance_path=".") -> dict:
         # --- the database ---
         "SQLALCHEMY_DATABASE_URI": environ.get("DATABASE_URL") or default_db,
         "SQLALCHEMY_ECHO": environ.get("SQL_ECHO") == "1",  # log every statement (debugging, benchmarks)
+        # SQLite: how long a write waits for another writer's lock before the request
+        # is answered 503 (Retry-After) instead.
+        "SQLITE_BUSY_TIMEOUT_SECONDS": _float(environ, "SQLITE_BUSY_TIMEOUT_SECONDS", 15.0, minimum=0.0),
+        # SQLite: below this much free disk beside the database file, /readyz says not ready.
+        "SQLITE_MIN_FREE_MB": _float(environ, "SQLITE_MIN_FREE_MB", 1.0, minimum=0.0),
         # --- login codes, polls and sessions ---
         "TICKET_TTL_SECONDS": _int(environ, "TICKET_TTL_SECONDS", 120, minimum=1),
         # After a confirm the PC gets this long to pick its session up, even if
@@ -166,6 +171,12 @@ def from_env(environ=None, instance_path=".") -> dict:
         "POLL_RATE_LIMIT": _rate(environ, "POLL_RATE_LIMIT", "120/minute"),
         # Shared by all workers and machines in production: redis://host:6379/N.
         "RATELIMIT_STORAGE_URI": _text(environ, "RATELIMIT_STORAGE_URI", "memory://"),
+        # While that store is unreachable, each process counts in its own memory
+        # (Flask-Limiter's in-memory fallback) and says so in the log and /metrics.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        # A request whose check was already talking to the store when it went away is
+        # served uncounted (once), not answered 500.
+        "RATELIMIT_SWALLOW_ERRORS": True,
         # Proxies in front of the app that append to X-Forwarded-For; 0 trusts no header.
         "PROXY_FIX_HOPS": _int(environ, "PROXY_FIX_HOPS", 0),
         # --- operations ---
@@ -230,8 +241,9 @@ def _finalize_database(config: dict) -> None:
         uri = "postgresql+psycopg://" + uri[len("postgresql://"):]
     config["SQLALCHEMY_DATABASE_URI"] = uri
     if uri.startswith("sqlite"):
-        # Busy waits are handled by SQLite itself (busy_timeout, see extensions.py).
-        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 15}})
+        # Busy waits are handled by SQLite itself: the driver's timeout is its busy_timeout.
+        busy = config.get("SQLITE_BUSY_TIMEOUT_SECONDS", 15.0)
+        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": busy}})
     else:
         config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20})
 

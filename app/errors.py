@@ -2,9 +2,13 @@
 
     {"error": {"code": "<snake_case>", "message": "<human text>"}}
 """
+import logging
+
+import sqlalchemy as sa
 from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
+from . import metrics
 from .extensions import db
 
 
@@ -206,6 +210,24 @@ class MetricsForbidden(ApiError):
 
 class NotReady(ApiError):
     status, code, message = 503, "not_ready", "The service is not ready."
+    headers = {"Retry-After": "2"}
+
+
+class DatabaseUnavailable(ApiError):
+    # The database is restarting, unreachable, locked by another writer past the
+    # busy timeout, out of disk, or every pooled connection is busy. Nothing was
+    # written (the transaction is rolled back); the same request works again soon.
+    status, code, message = 503, "database_unavailable", "The service is briefly unavailable; try again shortly."
+    headers = {"Retry-After": "2"}
+
+
+log = logging.getLogger(__name__)
+
+# Failures of the database itself, not of the request: the pool gave up waiting
+# for a connection (TimeoutError), a connection broke or could not be made
+# (OperationalError, DisconnectionError and InvalidatePoolError), SQLite's lock
+# outlasted busy_timeout or its disk is full (OperationalError too).
+_DATABASE_DOWN = (sa.exc.OperationalError, sa.exc.TimeoutError, sa.exc.DisconnectionError)
 
 
 def error_response(status: int, code: str, message: str, headers: dict | None = None):
@@ -221,15 +243,31 @@ def _http_code(exc: HTTPException) -> str:
     return (exc.name or "error").lower().replace(" ", "_").replace("-", "_").replace("'", "")
 
 
+def database_down(exc: BaseException) -> bool:
+    """True for an error of the database itself (see _DATABASE_DOWN), whatever the request."""
+    if isinstance(exc, _DATABASE_DOWN):
+        return True
+    # A statement whose connection died is reported as the driver saw it (e.g. InterfaceError).
+    return isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
+
+
+def rollback() -> None:
+    """Undo the request's transaction; on a dead connection, drop the session instead."""
+    try:
+        db.session.rollback()
+    except sa.exc.SQLAlchemyError:
+        db.session.remove()
+
+
 def register_errorhandlers(app):
     @app.errorhandler(ApiError)
     def handle_api_error(exc: ApiError):
-        db.session.rollback()
+        rollback()
         return error_response(exc.status, exc.code, exc.message, exc.headers)
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(exc: HTTPException):
-        db.session.rollback()
+        rollback()
         headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
         message = exc.description or exc.name
         if exc.code == 413:
@@ -238,6 +276,13 @@ def register_errorhandlers(app):
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):
-        db.session.rollback()
+        rollback()
+        if database_down(exc):
+            # One line, not a traceback: an operator sees which failure, many times over.
+            cause = str(getattr(exc, "orig", None) or exc).strip()
+            log.warning("database unavailable: %s: %s", type(exc).__name__, cause.split("\n")[0][:200])
+            metrics.database_unavailable()
+            error = DatabaseUnavailable()
+            return error_response(error.status, error.code, error.message, error.headers)
         app.logger.exception("unhandled error")
         return error_response(500, "internal_error", "Something went wrong on our side.")

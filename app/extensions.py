@@ -30,12 +30,12 @@ migrate = Migrate()
 
 @event.listens_for(Engine, "connect")
 def _sqlite_for_concurrency(dbapi_connection, connection_record):
-    """WAL lets readers run beside one writer; busy_timeout makes writers queue, not fail."""
+    """WAL lets readers run beside one writer; writers queue for the driver's timeout
+    (SQLITE_BUSY_TIMEOUT_SECONDS, sqlite3's busy_timeout), then fail with 503."""
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=15000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

@@ -5,7 +5,15 @@ so that every worker and machine shares them). Each app gets its own Limiter,
 so two apps in one process (tests, several configs) never share counters.
 The cap on unused codes per address is not a rate: it is counted in the
 database when a ticket is created (see tickets.create).
+
+When the shared store (Redis) is unreachable, limits are not dropped and
+requests do not fail: each process counts in its own memory (Flask-Limiter's
+in-memory fallback, RATELIMIT_IN_MEMORY_FALLBACK_ENABLED), which is looser by
+the number of processes but keeps everyone able to log in. The switch is
+logged as a warning and counted in /metrics; Flask-Limiter looks for the store
+again with a growing pause (1, 2, 4 ... 32 s) and shared counting resumes.
 """
+import logging
 import time
 
 from flask import Flask, request
@@ -19,7 +27,15 @@ from .security import hash_secret
 _BREACH_ERRORS = {"pc.poll_ticket": errors.SlowDown}
 
 
+log = logging.getLogger(__name__)
+# A store that does not answer must not hold requests up.
+REDIS_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+
+
 def register_limits(app: Flask) -> None:
+    if app.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "rediss://", "redis+")):
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", REDIS_OPTIONS)
+    _report_store_outages()
     limiter = Limiter(key_func=_ip_key, app=app)
     app.extensions["qrlogin_limiter"] = limiter
     # Limits are wrapped around this app's view functions (not decorated at
@@ -60,3 +76,26 @@ def _retry_after(limiter: Limiter, exc: RateLimitExceeded) -> int:
     if current is not None and current.breached:
         return max(1, int(current.reset_at - time.time()))
     return max(1, int(exc.limit.limit.get_expiry()))
+
+
+class _StoreOutageReport(logging.Handler):
+    """Turns Flask-Limiter's own lines about its store (its logger has no output of its
+    own) into a warning in the service's log and a /metrics counter."""
+
+    def emit(self, record):
+        from . import metrics
+
+        text = record.getMessage()
+        if "falling back" in text:
+            metrics.ratelimit_storage(up=False)
+            log.warning("rate-limit store unreachable: counting in this process's memory until it returns")
+        elif "recovered" in text:
+            metrics.ratelimit_storage(up=True)
+            log.warning("rate-limit store is back: limits are shared again")
+
+
+def _report_store_outages() -> None:
+    limiter_log = logging.getLogger("flask-limiter")
+    if not any(isinstance(h, _StoreOutageReport) for h in limiter_log.handlers):
+        limiter_log.addHandler(_StoreOutageReport())
+        limiter_log.setLevel(logging.INFO)  # "recovered" is an info line

@@ -29,6 +29,13 @@ WAKE_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
 WECHAT_CALLS = Counter("qrlogin_wechat_calls", "WeChat API calls by endpoint and result.", ["endpoint", "result"])
+DATABASE_UNAVAILABLE = Counter("qrlogin_database_unavailable",
+                               "Requests answered 503 because the database was unreachable, locked or full.")
+RATELIMIT_FALLBACKS = Counter("qrlogin_ratelimit_storage_fallbacks",
+                              "Times the rate-limit store (Redis) was unreachable and limits moved to this "
+                              "process's memory.")
+RATELIMIT_RECOVERIES = Counter("qrlogin_ratelimit_storage_recoveries",
+                               "Times the rate-limit store came back and shared counting resumed.")
 WECHAT_SECONDS = Histogram("qrlogin_wechat_call_seconds", "Time WeChat took to answer, by endpoint.", ["endpoint"])
 
 # ticket status reached -> what it counts
@@ -72,6 +79,15 @@ def poll_woken(ticket, since: str) -> None:
 def wechat_call(endpoint: str, result: str, seconds: float) -> None:
     WECHAT_CALLS.labels(endpoint, result).inc()
     WECHAT_SECONDS.labels(endpoint).observe(seconds)
+
+
+def database_unavailable() -> None:
+    DATABASE_UNAVAILABLE.inc()
+
+
+def ratelimit_storage(up: bool) -> None:
+    """The rate-limit store went away (False) or came back (True)."""
+    (RATELIMIT_RECOVERIES if up else RATELIMIT_FALLBACKS).inc()
 
 
 def exposition() -> tuple[bytes, str]:

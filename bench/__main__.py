@@ -7,6 +7,7 @@ database queries per second, and how fast the Official Account callback answers
 WeChat's pushes (safe mode) and their retries. The client runs on the same machine.
 
     python -m bench [--db sqlite,postgresql] [--steps 1000,5000,10000] [--quick]
+    python -m bench --soak [SECONDS]   # only the soak (bench/soak.py), 1800 s by default
 """
 import argparse
 import asyncio
@@ -364,18 +365,42 @@ async def run(kinds: list[str], steps: list[int], quick: bool) -> str:
     return "\n".join(out)
 
 
+async def run_soak(kinds: list[str], seconds: float) -> str:
+    from .soak import soak
+
+    out = [f"qrlogin soak {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+           f"gunicorn.conf.py (2 gevent workers), client on the same machine"]
+    for kind in kinds:
+        with tempfile.TemporaryDirectory(prefix="qrl-soak-") as tmp:
+            url = prepare_database(kind, Path(tmp))
+            log(f"[{kind}] soak {seconds:.0f} s")
+            r = await soak(url, seconds, Path(tmp), log)
+        out.append(table(f"{kind}: soak, {r['pages']} pages re-polling, codes renewing every {r['ttl']} s, "
+                         f"logins all along", ["seconds", "logins", "renewals", "polls", "RSS start MB",
+                                               "RSS end MB", "errors"],
+                         [[f"{r['seconds']:.0f}", r["logins"], r["renewals"], r["polls"], f"{r['rss_start_mb']:.0f}",
+                           f"{r['rss_end_mb']:.0f}",
+                           f"{r['errors']} ({r['error_kinds']})" if r["errors"] else 0]]))
+    return "\n".join(out)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", default="sqlite,postgresql")
     parser.add_argument("--steps", default="1000,5000,10000")
     parser.add_argument("--quick", action="store_true", help="smaller samples, for a fast look")
+    parser.add_argument("--soak", type=float, nargs="?", const=1800, metavar="SECONDS",
+                        help="run only the soak (an office's day) for this long; 1800 s when no number is given")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # one socket per held poll, here and in gunicorn
-    report = asyncio.run(run(args.db.split(","), [int(s) for s in args.steps.split(",")], args.quick))
+    if args.soak:
+        report = asyncio.run(run_soak(args.db.split(","), args.soak))
+    else:
+        report = asyncio.run(run(args.db.split(","), [int(s) for s in args.steps.split(",")], args.quick))
     print(report)
     Path("bench-results").mkdir(exist_ok=True)
-    Path("bench-results/latest.txt").write_text(report + "\n")
+    Path("bench-results/soak.txt" if args.soak else "bench-results/latest.txt").write_text(report + "\n")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 import hmac
 import ipaddress
 import os
+import shutil
 
 import sqlalchemy as sa
 from alembic.migration import MigrationContext
@@ -21,7 +22,8 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Ready when the database answers and carries every migration this code needs.
+    """Ready when the database answers, carries every migration this code needs and
+    (SQLite) has room to write.
 
     A database ahead of the code (a newer release migrated it during a rolling
     deploy) is still ready: migrations only add, so the older code keeps working.
@@ -32,6 +34,7 @@ def readyz():
     except sa.exc.SQLAlchemyError as exc:
         current_app.logger.warning("readyz: database unreachable (%s)", type(exc).__name__)
         raise errors.NotReady("The database is unreachable.") from None
+    _refuse_full_disk()
     script = _migrations()
     expected = set(script.get_heads())
     ahead = bool(current) and not any(_known(script, rev) for rev in current)
@@ -73,6 +76,18 @@ def _peer_allowed(networks) -> bool:
     except ValueError:
         return False
     return any(peer in network for network in networks)
+
+
+def _refuse_full_disk() -> None:
+    """A SQLite database whose disk is full still answers reads, but no login can be written."""
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return
+    folder = os.path.dirname(os.path.abspath(url.database))
+    free_mb = shutil.disk_usage(folder).free / 2**20
+    if free_mb < current_app.config["SQLITE_MIN_FREE_MB"]:
+        current_app.logger.warning("readyz: %.2f MB free beside the database", free_mb)
+        raise errors.NotReady(f"The database's disk is full ({free_mb:.2f} MB free).")
 
 
 def _migrations() -> ScriptDirectory:
