@@ -75,11 +75,11 @@ def make_qr(ticket_id: str, base_url: str) -> str:
 
 # --- the callback ----------------------------------------------------------------
 
-def receive(message: dict[str, str], base_url: str) -> str | None:
-    """Act on one pushed message; the reply's text, or None for WeChat's "success" (nothing to say)."""
+def receive(message: dict[str, str], base_url: str) -> tuple[str, str | None]:
+    """Act on one pushed message: (what became of it, the reply's text or None for WeChat's "success")."""
     ticket_id = _scene(message)
     if ticket_id is None:
-        return None
+        return "other", None
     openid, created = message.get("FromUserName", ""), message.get("CreateTime", "")
     if not 0 < len(openid) <= 64 or not created.isdigit() or len(created) > 12:
         raise errors.OaMessageInvalid("A scan event needs FromUserName and CreateTime.")
@@ -93,9 +93,10 @@ def receive(message: dict[str, str], base_url: str) -> str | None:
         outcome = _act(ticket_id, user, key, openid)
         db.session.execute(sa.update(OaEvent).where(OaEvent.key == key)
                            .values(outcome=outcome, ticket_id=ticket_id))
-    else:  # WeChat's retry of an event we already acted on
-        outcome = db.session.scalar(sa.select(OaEvent.outcome).where(OaEvent.key == key))
-    return _reply(outcome, ticket_id, key, base_url)
+        return outcome, _reply(outcome, ticket_id, key, base_url)
+    # WeChat's retry of an event we already acted on
+    outcome = db.session.scalar(sa.select(OaEvent.outcome).where(OaEvent.key == key))
+    return "retry", _reply(outcome, ticket_id, key, base_url)
 
 
 def _scene(message: dict[str, str]) -> str | None:

@@ -5,6 +5,7 @@ with wechatpy's implementation, and our replies are opened with it, so our crypt
 checked against an independent one, not only against itself.
 """
 import base64
+import re
 import struct
 import time
 
@@ -320,3 +321,20 @@ def test_any_ciphertext_opens_or_is_refused_with_our_error(encrypted):
         oa_messages.Crypto(OA_APPID, [OA_AES_KEY]).decrypt(encrypted)
     except (errors.OaDecryptionFailed, errors.OaWrongAppId):
         pass
+
+
+def test_pushes_are_counted_by_what_became_of_them(oa_app):
+    def counts():
+        text = oa_app.test_client().get("/metrics").get_data(as_text=True)
+        found = re.findall(r'^qrlogin_oa_pushes_total\{outcome="(\w+)"\} ([0-9.]+)$', text, re.M)
+        return {outcome: float(value) for outcome, value in found}
+
+    before = counts()
+    _, ticket_id = new_ticket(oa_app)
+    event = FakeWeChat.event(OPENID, ticket_id, create_time=int(time.time()))
+    deliver(oa_app, event)
+    deliver(oa_app, event)
+    deliver(oa_app, event, token="forgedtoken")
+    after = counts()
+    for outcome in ("link", "retry", "oa_signature_invalid"):
+        assert after[outcome] - before.get(outcome, 0) == 1, outcome

@@ -6,7 +6,7 @@ import secrets
 
 from flask import current_app, jsonify, render_template, request
 
-from .. import clock, errors, oa_login, oa_messages, tickets
+from .. import clock, errors, metrics, oa_login, oa_messages, tickets
 from ..extensions import db
 from ..inputs import client_ip, json_body, public_base_url, text_field
 from ..models import isoformat
@@ -24,17 +24,23 @@ def only_in_official_account_mode():
 def callback():
     cfg = current_app.config
     token = cfg["WECHAT_OA_TOKEN"]
-    oa_messages.check_query(token, request.args, clock.utcnow())  # before a byte of the body is read
     if request.method == "GET":  # the console checks the URL: echo its random string
+        oa_messages.check_query(token, request.args, clock.utcnow())
         echostr = request.args.get("echostr", "")
         if not 0 < len(echostr) <= 128:
             raise errors.InvalidRequest("'echostr' is required.")
         return current_app.response_class(echostr, mimetype="text/plain")
     request.max_content_length = oa_messages.MAX_BODY_BYTES  # larger bodies are a JSON 413
     crypto = oa_login.crypto()
-    message = oa_messages.unwrap(token, crypto, request.args, request.get_data(cache=False))
-    text = oa_login.receive(message, public_base_url())
-    db.session.commit()
+    try:
+        oa_messages.check_query(token, request.args, clock.utcnow())  # before a byte of the body is read
+        message = oa_messages.unwrap(token, crypto, request.args, request.get_data(cache=False))
+        outcome, text = oa_login.receive(message, public_base_url())
+        db.session.commit()
+    except errors.ApiError as exc:  # counted, so a wrong token or key shows on the dashboard
+        metrics.oa_push(exc.code)
+        raise
+    metrics.oa_push(outcome)
     if text is None:
         return current_app.response_class("success", mimetype="text/plain")
     now = str(int(clock.utcnow().timestamp()))
