@@ -64,11 +64,12 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """The `flask tickets` and `flask qr` commands."""
-    from .cli import qr_cli, tickets_cli
+    """The `flask tickets`, `flask qr` and `flask users` commands."""
+    from .cli import qr_cli, tickets_cli, users_cli
 
     app.cli.add_command(tickets_cli)
     app.cli.add_command(qr_cli)
+    app.cli.add_command(users_cli)
 
 
 def register_response_headers(app: Flask) -> None:

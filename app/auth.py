@@ -105,6 +105,25 @@ def live_sessions(user_id: int) -> list[LoginSession]:
     ))
 
 
+def end_all_sessions(user_id: int) -> int:
+    """End every PC session of the user and revoke every mini-program token (block, log out everywhere).
+
+    Returns the number of PC sessions ended. The caller commits."""
+    now = clock.utcnow()
+    ended = db.session.execute(
+        sa.update(LoginSession)
+        .where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None))
+        .values(ended_at=now),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    # Tokens carry the version they were issued under; bumping it voids them all.
+    db.session.execute(
+        sa.update(User).where(User.id == user_id).values(token_version=User.token_version + 1),
+        execution_options={"synchronize_session": False},
+    )
+    return ended
+
+
 def end_user_session(user_id: int, session_id: int) -> bool:
     """End one of the user's live sessions; False when there is no such live session of theirs."""
     if not 0 < session_id < 2**63:  # beyond any id, and beyond what the database can compare

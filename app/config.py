@@ -13,6 +13,7 @@ QR_MODES = ("url", "wxacode", "official_account")
 WECHAT_ENV_VERSIONS = ("release", "trial", "develop")
 WAKE_CHANNELS = ("auto", "none")
 LOG_FORMATS = ("json", "text")
+ACCESS_POLICIES = ("open", "allowlist")
 APP_ENVS = ("production", "development")
 # Values that appear in this repository or in examples; never a production key.
 KNOWN_WEAK_SECRET_KEYS = {"development-only-secret-key", "test-secret-key", "changeme", "secret", "dev"}
@@ -63,6 +64,15 @@ def _choice(environ, name, choices, default):
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
     return value
+
+
+def _flag(environ, name: str) -> bool:
+    raw = (environ.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be 1 or 0, got {raw!r}")
 
 
 def _text(environ, name, default=None):
@@ -179,6 +189,15 @@ def from_env(environ=None, instance_path=".") -> dict:
         "RATELIMIT_SWALLOW_ERRORS": True,
         # Proxies in front of the app that append to X-Forwarded-For; 0 trusts no header.
         "PROXY_FIX_HOPS": _int(environ, "PROXY_FIX_HOPS", 0),
+        # --- accounts and access (app/access.py, app/users.py) ---
+        # open: anyone with WeChat; allowlist: only people the company named. None: not chosen yet.
+        "ACCESS_POLICY": _text(environ, "ACCESS_POLICY", "").lower() or None,
+        # Ask every user for their WeChat-verified phone number before they log in.
+        "REQUIRE_PHONE": _flag(environ, "REQUIRE_PHONE"),
+        # Each phone-number check is a paid WeChat call: how often one user may try.
+        "PHONE_RATE_LIMIT": _rate(environ, "PHONE_RATE_LIMIT", "5/hour"),
+        # Named in refusals ("this account may not log in to <site>"); default: PUBLIC_BASE_URL's host.
+        "SITE_NAME": _text(environ, "SITE_NAME"),
         # --- operations ---
         "METRICS_TOKEN": environ.get("METRICS_TOKEN") or None,
         "METRICS_ALLOW_IPS": _networks(environ.get("METRICS_ALLOW_IPS", "127.0.0.1,::1"), "METRICS_ALLOW_IPS"),
@@ -204,7 +223,7 @@ def finalize(config: dict) -> None:
     _finalize_keys(config)
     _finalize_database(config)
     _finalize_cookies(config)
-    for name in ("TICKET_RATE_LIMIT", "POLL_RATE_LIMIT"):
+    for name in ("TICKET_RATE_LIMIT", "POLL_RATE_LIMIT", "PHONE_RATE_LIMIT"):
         _check_rate(name, config.get(name) or "")
     if isinstance(config.get("METRICS_ALLOW_IPS"), str):  # a test or caller passed the raw text
         config["METRICS_ALLOW_IPS"] = _networks(config["METRICS_ALLOW_IPS"], "METRICS_ALLOW_IPS")
@@ -212,6 +231,7 @@ def finalize(config: dict) -> None:
         # Retired signing keys stay published for a day (app/provider/keys.py).
         raise ConfigError("OIDC_ID_TOKEN_TTL_SECONDS must be at most 43200 (12 hours).")
     _refuse_unsafe(config)
+    _finalize_access(config)
 
 
 def _finalize_keys(config: dict) -> None:
@@ -322,3 +342,18 @@ def _finalize_official_account(config: dict) -> None:
                 raise ConfigError(f"{name}: {exc}, as the console generates it.") from None
     if config.get("WECHAT_OA_AES_KEY_PREVIOUS") and not config.get("WECHAT_OA_AES_KEY"):
         raise ConfigError("WECHAT_OA_AES_KEY_PREVIOUS is set without WECHAT_OA_AES_KEY.")
+
+def _finalize_access(config: dict) -> None:
+    """Development and tests default to open; a production start must choose."""
+    policy = config.get("ACCESS_POLICY")
+    if policy is None:
+        if config["APP_ENV"] == "production" and not config.get("TESTING"):
+            raise ConfigError(
+                "ACCESS_POLICY is not set: choose 'allowlist' (only people you add with `flask users allow`) "
+                "or 'open' (anyone with WeChat may log in)."
+            )
+        policy = "open"
+    if policy not in ACCESS_POLICIES:
+        raise ConfigError(f"ACCESS_POLICY must be one of {', '.join(ACCESS_POLICIES)}; got {policy!r}")
+    config["ACCESS_POLICY"] = policy
+    config["REQUIRE_PHONE"] = bool(config.get("REQUIRE_PHONE"))

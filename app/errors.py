@@ -77,6 +77,10 @@ class TicketUsed(ApiError):
     status, code, message = 410, "ticket_used", "This login code has already been used."
 
 
+class TicketDenied(ApiError):
+    status, code, message = 410, "ticket_denied", "This login was refused: the account may not log in here."
+
+
 class DevLoginDisabled(ApiError):
     status, code, message = 400, "dev_login_disabled", "Development sign-in codes are not accepted here."
 
@@ -172,6 +176,38 @@ class OaLinkUsed(ApiError):
 class OaLinkExpired(ApiError):
     status, code, message = 410, "oa_link_expired", "This confirm link has expired; scan the code on the computer again."
 
+class AccessDenied(ApiError):
+    status, code, message = 403, "access_denied", "This account may not log in here."
+
+
+class PhoneRequired(ApiError):
+    status, code = 403, "phone_required"
+    message = "Share your phone number (the phone-number button) before logging in."
+
+
+class InvalidPhone(ApiError):
+    status, code, message = 400, "invalid_phone", "Not a phone number in international form, e.g. +8613800000000."
+
+
+class PhoneCodeInvalid(ApiError):
+    status, code = 400, "phone_code_invalid"
+    message = "The phone-number code is invalid, expired or already used; tap the button again."
+
+
+class PhoneWrongApp(ApiError):
+    status, code = 502, "phone_wrong_app"
+    message = "WeChat's answer was for another mini-program; the phone number was not stored."
+
+
+class PhoneQuotaExhausted(ApiError):
+    status, code = 503, "phone_quota_exhausted"
+    message = "The service's allowance of phone-number checks is used up; tell its operator."
+    headers = {"Retry-After": "3600"}
+
+
+class UserNotFound(ApiError):
+    status, code, message = 404, "user_not_found", "No such user."
+
 
 class SessionNotFound(ApiError):
     status, code, message = 404, "session_not_found", "No such signed-in computer."
@@ -198,10 +234,6 @@ class ClientNotFound(ApiError):
 class InsecureIssuer(ApiError):
     status, code = 503, "insecure_issuer"
     message = "OpenID Connect is served only over https; set PUBLIC_BASE_URL or OIDC_ISSUER to an https URL."
-
-
-class AppAccessDenied(ApiError):
-    status, code, message = 403, "app_access_denied", "This account may not log in to this app."
 
 
 class MetricsForbidden(ApiError):

@@ -50,6 +50,11 @@ def register_limits(app: Flask) -> None:
         limit = limiter.limit(app.config["POLL_RATE_LIMIT"], key_func=_poll_key)
         views["pc.poll_ticket"] = limit(views["pc.poll_ticket"])
 
+    if app.config.get("PHONE_RATE_LIMIT"):
+        # Per user: each phone-number check costs the company money.
+        limit = limiter.limit(app.config["PHONE_RATE_LIMIT"], key_func=_mp_user_key)
+        views["mp.phone"] = limit(views["mp.phone"])
+
     @app.errorhandler(RateLimitExceeded)
     def rate_limited(exc: RateLimitExceeded):
         error = _BREACH_ERRORS.get(request.endpoint, errors.RateLimited)
@@ -60,6 +65,13 @@ def register_limits(app: Flask) -> None:
 def _ip_key() -> str:
     # Never empty: Flask-Limiter skips a limit whose key is empty.
     return inputs.client_ip() or "unknown"
+
+
+def _mp_user_key() -> str:
+    try:
+        return f"user:{auth.mp_user().id}"
+    except errors.ApiError:  # the view answers 401; count it by address meanwhile
+        return "ip:" + _ip_key()
 
 
 def _poll_key() -> str:

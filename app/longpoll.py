@@ -9,7 +9,7 @@ request and shapes the answer; this module decides what the page gets.
 """
 import time
 
-from . import auth, clock, metrics, tickets, wakeups
+from . import access, auth, clock, errors, metrics, tickets, wakeups
 from .extensions import db
 from .models import Ticket
 
@@ -47,12 +47,24 @@ def pick_up(ticket: Ticket) -> tuple[Ticket, str | None]:
     """
     if ticket.status != tickets.CONFIRMED:
         return ticket, None
+    try:
+        access.check(ticket.scanned_by, stage="pickup")
+    except errors.AccessDenied:
+        # Blocked (or taken off the access list) between confirm and pick-up: no session.
+        tickets.deny(ticket.id, ticket.scanned_by)
+        db.session.commit()
+        return _current(ticket.id), None
     if tickets.consume(ticket.id, ticket.browser_hash):
         token = auth.start_session(ticket.scanned_by_id, ticket.id)
         db.session.commit()
         return ticket, token
     # Another request from this browser took it a moment ago.
     db.session.rollback()
-    ticket = tickets.get(ticket.id)
+    return _current(ticket.id), None
+
+
+def _current(ticket_id: str) -> Ticket:
+    ticket = tickets.get(ticket_id)
     db.session.commit()
-    return ticket, None
+    return ticket
+

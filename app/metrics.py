@@ -28,6 +28,10 @@ WAKE_LATENCY = Histogram(
     "qrlogin_wake_latency_seconds", "From a committed ticket change to the waiting poll's answer.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+ACCESS_REFUSED = Counter("qrlogin_access_refused", "Logins refused by the access policy, by stage and reason.",
+                         ["stage", "reason"])
+PHONE_CHECKS = Counter("qrlogin_phone_checks", "Phone-number verifications (paid WeChat calls), by result.",
+                       ["result"])
 WECHAT_CALLS = Counter("qrlogin_wechat_calls", "WeChat API calls by endpoint and result.", ["endpoint", "result"])
 DATABASE_UNAVAILABLE = Counter("qrlogin_database_unavailable",
                                "Requests answered 503 because the database was unreachable, locked or full.")
@@ -49,8 +53,9 @@ _ON_STATUS = {
     "consumed": (TICKETS_FINISHED.labels("consumed"), LOGINS.labels("pc")),
     "cancelled": (TICKETS_FINISHED.labels("cancelled"),),
     "expired": (TICKETS_FINISHED.labels("expired"),),
+    "denied": (TICKETS_FINISHED.labels("denied"),),
 }
-_WOKEN_BY = ("scanned", "confirmed", "cancelled")  # changes a person made, not a timer
+_WOKEN_BY = ("scanned", "confirmed", "cancelled", "denied")  # changes a person made, not a timer
 
 
 def tickets_changed(statuses) -> None:
@@ -62,6 +67,14 @@ def tickets_changed(statuses) -> None:
 
 def mp_login() -> None:
     LOGINS.labels("mp").inc()
+
+
+def access_refused(stage: str, reason: str) -> None:
+    ACCESS_REFUSED.labels(stage, reason).inc()
+
+
+def phone_check(result: str) -> None:
+    PHONE_CHECKS.labels(result).inc()
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""Database rows: users, login tickets, PC sessions."""
+"""Database rows: users and their identities, access lists, login tickets, PC sessions."""
+import secrets
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
@@ -25,21 +26,76 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value
 
 
+def new_public_id() -> str:
+    """The user id other software sees: opaque, stable, never the openid."""
+    return "u_" + secrets.token_urlsafe(15)  # 20 characters after the prefix
+
+
 class User(db.Model):
+    """A person. Known through one or more identities (one per WeChat app they used);
+    `unionid` links the identities of one person across the company's WeChat apps."""
+
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # WeChat's per-app user id; development sign-ins use "dev:<name>".
-    openid: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    unionid: Mapped[str | None] = mapped_column(sa.String(64))
+    public_id: Mapped[str] = mapped_column(sa.String(32), unique=True, default=new_public_id)
+    # WeChat's Open Platform id of the person, when an app bound to it said so.
+    unionid: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     nickname: Mapped[str] = mapped_column(sa.String(64), default="")
     avatar_url: Mapped[str] = mapped_column(sa.String(512), default="")
+    # E.164 ("+8613800000000"), only ever a number WeChat verified.
+    phone: Mapped[str | None] = mapped_column(sa.String(20), index=True)
+    phone_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Bumped to revoke every mini-program token the user holds.
     token_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "nickname": self.nickname, "avatar_url": self.avatar_url}
+        return {"id": self.public_id, "nickname": self.nickname, "avatar_url": self.avatar_url}
+
+
+class Identity(db.Model):
+    """One way a person signs in: (provider, app id, openid) of one WeChat app, or a development name.
+
+    provider: "wechat_mp" (mini-program), "wechat_oa" (Official Account), "dev" (development sign-in).
+    An appid of "" marks an identity recorded before app ids were kept; it is the
+    provider's configured app, and gets its appid at that person's next sign-in.
+    """
+
+    __tablename__ = "identities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(sa.String(16))
+    appid: Mapped[str] = mapped_column(sa.String(64), default="")
+    openid: Mapped[str] = mapped_column(sa.String(64))
+    unionid: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("provider", "appid", "openid", name="uq_identities_provider_appid_openid"),)
+
+
+class AccessEntry(db.Model):
+    """One line of the access lists: who it names (kind, value) and what it says.
+
+    kind: "phone" (a verified E.164 number), "unionid", or "user" (a public user id).
+    group: "" for the allowlist itself; otherwise membership in that group.
+    Entries may name people who have never signed in yet (a phone number, a unionid).
+    """
+
+    __tablename__ = "access_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    value: Mapped[str] = mapped_column(sa.String(64))
+    group: Mapped[str] = mapped_column(sa.String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+
+    __table_args__ = (
+        sa.UniqueConstraint("kind", "value", "group", name="uq_access_entries_kind_value_group"),
+        sa.Index("ix_access_entries_value", "value"),
+    )
 
 
 class Ticket(db.Model):
@@ -49,6 +105,7 @@ class Ticket(db.Model):
            |                 |  \\--scan again by the same user (stays scanned)
            |                 +--cancel--> cancelled
            +--(expires_at passes while pending, scanned or confirmed)--> expired
+           +--(the person who scans may not log in: at scan, confirm or pick-up)--> denied
 
     `browser_hash` binds the ticket to the browser that created it: only that
     browser may poll it or receive the session it yields.

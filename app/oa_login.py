@@ -23,10 +23,10 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 
-from . import clock, errors, oa_messages, tickets, users, wechat
+from . import access, clock, errors, oa_messages, tickets, users, wechat
 from .extensions import db
 from .models import OaConfirmLink, OaEvent, Ticket, User
-from .provider import pending, people
+from .provider import pending
 from .security import hash_secret
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ REPLIES = {
     "expired": "登录二维码已过期，请在电脑上刷新 / This login code has expired; get a new one on the computer.",
     "taken": "此登录二维码已被他人扫描 / Someone else has already scanned this login code.",
     "finished": "此登录二维码已使用 / This login code has already been used.",
-    "denied": "此账号不能登录 {app} / This account may not log in to {app}.",
+    "denied": "此账号不能登录 {target} / This account may not log in to {target}.",
 }
 _REFUSALS = {
     errors.TicketNotFound: "expired",  # never ours, or purged long after it expired
@@ -121,11 +121,14 @@ def _first_delivery(key: str) -> bool:
 
 def _act(ticket_id: str, user: User, key: str, openid: str) -> str:
     try:
-        app = pending.app_for_ticket(tickets.get(ticket_id))
+        ticket = tickets.get(ticket_id)
     except errors.TicketNotFound:
         return "expired"
-    if app is not None and not people.allowed(user, app.allowed_groups):
-        return "denied"  # the login is for another app, closed to this person: the code stays unscanned
+    # A follower whose unionid is not known yet may turn out to be someone on the access list:
+    # the confirm page learns it and decides. Anyone else is decided now.
+    settled = user.unionid is not None or current_app.config["OA_DEV"] or current_app.config["OA_SCAN_CONFIRMS"]
+    if settled and not _may_log_in(ticket, user, "scan"):
+        return "denied"
     try:
         ticket = tickets.scan(ticket_id, user)
     except tuple(_REFUSALS) as exc:
@@ -144,7 +147,7 @@ def _reply(outcome: str, ticket_id: str, key: str, base_url: str) -> str:
         return REPLIES.get(outcome, REPLIES["expired"])
     if outcome == "denied":
         app = pending.app_for_ticket(ticket)
-        return REPLIES["denied"].format(app=app.name if app else "?")
+        return REPLIES["denied"].format(target=app.name if app else access.site_name())
     return REPLIES[outcome].format(ip=ticket.pc_ip or "?", browser=browser_label(ticket.pc_user_agent),
                                    time=ticket.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
                                    url=f"{base_url}/oa/confirm/{_link_secret(key)}")
@@ -172,12 +175,35 @@ def browser_label(user_agent: str) -> str:
 
 def open_link(secret: str) -> tuple[Ticket, object]:
     """The live link's ticket and the app it logs in to (None: this site); on the first
-    opening, learns who the follower is (user/info)."""
+    opening, learns who the follower is (user/info). A person who may not log in is
+    refused here (errors.AccessDenied) and the ticket ends "denied"."""
     link = _live_link(secret)
     if link.user_id is None:
         _learn_user(link)
     ticket = tickets.get(link.ticket_id)
+    _check_access(link, ticket, "confirm_page")
     return ticket, pending.app_for_ticket(ticket)
+
+
+def _may_log_in(ticket: Ticket, user: User, stage: str, scanner: User | None = None) -> bool:
+    """The access policy (and an app's groups) for `user`; a refusal ends the scanner's attempt ("denied")."""
+    app = pending.app_for_ticket(ticket)
+    try:
+        access.check(user, (app.allowed_groups or None) if app else None, stage=stage,
+                     target=app.name if app else None)
+    except errors.AccessDenied:
+        tickets.deny(ticket.id, scanner or user)
+        return False
+    return True
+
+
+def _check_access(link: OaConfirmLink, ticket: Ticket, stage: str) -> None:
+    who = db.session.get(User, link.user_id or link.scanned_by_id)
+    scanner = db.session.get(User, link.scanned_by_id)
+    if ticket.status == tickets.SCANNED and not _may_log_in(ticket, who, stage, scanner):
+        db.session.commit()  # the ticket stays denied
+        app = pending.app_for_ticket(ticket)
+        raise errors.AccessDenied(f"This account may not log in to {app.name if app else access.site_name()}.")
 
 
 def decide(secret: str, ticket_id: str, accept: bool) -> Ticket:
@@ -195,6 +221,7 @@ def decide(secret: str, ticket_id: str, accept: bool) -> Ticket:
     link = _link(token_hash)
     scanner = db.session.get(User, link.scanned_by_id)
     if accept:
+        _check_access(link, tickets.get(ticket_id), "confirm")
         return tickets.confirm(ticket_id, scanner, login_as=link.user_id)
     return tickets.cancel(ticket_id, scanner)
 
@@ -244,6 +271,10 @@ def _learn_user(link: OaConfirmLink) -> None:
             return
     user = users.find_or_create({"provider": "wechat_oa", "appid": current_app.config["WECHAT_OA_APPID"],
                                  "openid": link.openid, "unionid": unionid, "nickname": ""})
+    if unionid and user.unionid != unionid:
+        # The unionid already belongs to the person's user from another app (the mini-program):
+        # the login is that user, not the one this follow created a moment ago.
+        user = db.session.scalar(sa.select(User).where(User.unionid == unionid)) or user
     db.session.execute(
         sa.update(OaConfirmLink).where(OaConfirmLink.token_hash == link.token_hash, OaConfirmLink.user_id.is_(None))
         .values(user_id=user.id), execution_options={"synchronize_session": False},

@@ -29,8 +29,9 @@ CONFIRMED = "confirmed"
 CONSUMED = "consumed"  # the bound browser has received its session
 CANCELLED = "cancelled"
 EXPIRED = "expired"
+DENIED = "denied"  # the person who scanned may not log in (app/access.py)
 
-STATUSES = (PENDING, SCANNED, CONFIRMED, CONSUMED, CANCELLED, EXPIRED)
+STATUSES = (PENDING, SCANNED, CONFIRMED, CONSUMED, CANCELLED, EXPIRED, DENIED)
 LIVE = (PENDING, SCANNED, CONFIRMED)  # may still change; expire when expires_at passes
 
 _CHANGES_KEY = "qrlogin_ticket_changes"  # session.info: [(ticket id, status reached)] until commit
@@ -122,6 +123,20 @@ def cancel(ticket_id: str, user: User) -> Ticket:
     return get(ticket_id)
 
 
+def deny(ticket_id: str, user: User) -> bool:
+    """The person scanning (or who scanned) may not log in: the code ends, final.
+
+    Only this person's own attempt ends: a code someone else scanned stays theirs.
+    False when the ticket was not theirs to end (unknown, taken, finished)."""
+    allowed = sa.or_(
+        Ticket.status == PENDING,
+        sa.and_(Ticket.status.in_((SCANNED, CONFIRMED)), Ticket.scanned_by_id == user.id),
+    )
+    now = clock.utcnow()
+    return _transition(ticket_id, allowed, DENIED, scanned_by_id=user.id, scanned_at=sa.func.coalesce(
+        Ticket.scanned_at, now), finished_at=now)
+
+
 def consume(ticket_id: str, browser_hash: str) -> bool:
     """The bound browser takes the confirmed login. True for exactly one caller, ever."""
     allowed = sa.and_(Ticket.status == CONFIRMED, Ticket.browser_hash == browser_hash)
@@ -172,6 +187,8 @@ def _refuse(ticket_id: str, user: User, action: str):
         raise errors.TicketCancelled()
     if status == CONSUMED:
         raise errors.TicketUsed()
+    if status == DENIED:
+        raise errors.TicketDenied()
     someone_else = ticket.scanned_by_id is not None and ticket.scanned_by_id != user.id
     if action == "scan" and someone_else:
         raise errors.TicketTaken()

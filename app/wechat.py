@@ -63,6 +63,14 @@ _OA_ERRORS = {
     48001: errors.WeChatOaUnauthorized,  # the account type may not call this API (unverified, subscription)
 }
 
+# errcode -> the error we report for getuserphonenumber
+_PHONE_ERRORS = {
+    40029: errors.PhoneCodeInvalid,     # invalid or expired code
+    40163: errors.PhoneCodeInvalid,     # code already used
+    45011: errors.WeChatRateLimited,    # too many calls a minute
+    1400001: errors.PhoneQuotaExhausted,  # the paid allowance is used up
+}
+
 TOKEN_ERRCODES = (40001, 40014, 42001)
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
 # Between two forced refreshes (WeChat allows one per 30 s, 20 a day).
@@ -147,6 +155,35 @@ class WeChatClient:
 
         unionid = self._with_token(call).get("unionid")
         return {"unionid": unionid if isinstance(unionid, str) and 0 < len(unionid) <= 64 else None}
+
+    def phone_number(self, code: str, openid: str | None) -> str:
+        """The verified phone number (E.164) behind a getPhoneNumber button's code.
+
+        A paid call, never repeated on our side: a code is single-use, so a timeout
+        is reported, not retried. WeChat's watermark must name this mini-program."""
+        body = {"code": code}
+        if openid:  # WeChat then also checks the code belongs to this user
+            body["openid"] = openid
+
+        def call(token):
+            return self._request("getuserphonenumber", "POST", "/wxa/business/getuserphonenumber",
+                                 params={"access_token": token}, json=body, idempotent=False,
+                                 errcodes=_PHONE_ERRORS)
+
+        info = self._with_token(call).get("phone_info")
+        if not isinstance(info, dict):
+            log.warning("WeChat getuserphonenumber answered without phone_info")
+            raise errors.WeChatFailed()
+        watermark = info.get("watermark")
+        if not isinstance(watermark, dict) or watermark.get("appid") != self.appid:
+            log.warning("WeChat getuserphonenumber answered for another app id; number not stored")
+            raise errors.PhoneWrongApp()
+        country, number = str(info.get("countryCode") or ""), str(info.get("purePhoneNumber") or "")
+        phone = f"+{country}{number}"
+        if not (country.isdigit() and number.isdigit() and 8 <= len(phone) <= 16 and country[0] != "0"):
+            log.warning("WeChat getuserphonenumber answered an unusable number")
+            raise errors.WeChatFailed()
+        return phone
 
     # --- access token --------------------------------------------------------
 

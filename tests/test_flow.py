@@ -46,7 +46,7 @@ def test_mini_program_login_never_reveals_session_key(app):
     assert "session_key" not in response.get_data(as_text=True)
     assert "secret-session-key" not in response.get_data(as_text=True)
     body = response.get_json()
-    assert body["expires_in"] > 0 and body["user"]["id"] > 0
+    assert body["expires_in"] > 0 and body["user"]["id"].startswith("u_")
 
 
 def test_same_wechat_user_signs_in_as_the_same_account(app):

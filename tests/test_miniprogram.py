@@ -7,10 +7,14 @@ from bench.live_server import ROOT
 from .support.live import require_tool
 
 
-def test_mini_program_api_module_works_against_the_live_server(live_server):
+def run_node_tests(path, server, **env):
     node = require_tool("node", "install Node.js to test the mini-program")
-    result = subprocess.run([node, "--test", "miniprogram/tests/"], cwd=ROOT, capture_output=True, text=True,
-                            env={**os.environ, "QRL_BASE_URL": live_server.url}, timeout=120)
+    return subprocess.run([node, "--test", path], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "QRL_BASE_URL": server.url, **env}, timeout=120)
+
+
+def test_mini_program_api_module_works_against_the_live_server(live_server):
+    result = run_node_tests("miniprogram/tests/api.test.js", live_server)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "# fail 0" in result.stdout and "# skipped 0" in result.stdout
     assert "QRL_BASE_URL is not set" not in result.stdout  # the live tests ran, not skipped
@@ -22,3 +26,10 @@ def test_profile_update_also_accepts_post_because_wx_request_cannot_send_patch(a
     assert response.get_json()["user"]["nickname"] == "ByPost"
     refused = phone.client.post("/api/mp/me", data={"nickname": "form"}, headers=phone.headers())
     assert refused.status_code == 415  # still JSON only: no cross-site form can change a profile
+
+
+def test_the_confirm_page_asks_for_the_phone_number_when_the_service_requires_it(start_live_server, wechat):
+    result = run_node_tests("miniprogram/tests/phone.test.js", start_live_server(REQUIRE_PHONE="1"),
+                            QRL_REQUIRE_PHONE="1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "# pass 3" in result.stdout and "# fail 0" in result.stdout and "# skipped 0" in result.stdout

@@ -9,7 +9,7 @@ import xmltodict
 from app import create_app, qr, tickets, users
 from app.config import ConfigError
 from app.extensions import db
-from app.models import OaConfirmLink, OaEvent, Ticket, User, WeChatAccessToken
+from app.models import Identity, OaConfirmLink, OaEvent, Ticket, User, WeChatAccessToken
 
 from .support.apps import official_account, serve
 from .support.fake_wechat import OA_APPID, OA_SECRET, OA_TOKEN, FakeWeChat
@@ -42,6 +42,12 @@ def link_in(reply: str) -> str:
 
 def poll(browser, ticket_id):
     return browser.get(f"/api/tickets/{ticket_id}")
+
+
+def follower(openid=OPENID) -> User:
+    """The user the Official Account's follower signs in as (call inside an app context)."""
+    return db.session.scalar(sa.select(User).join(Identity, Identity.user_id == User.id)
+                             .where(Identity.provider == "wechat_oa", Identity.openid == openid))
 
 
 def decide(phone, link, ticket_id, decision="confirm"):
@@ -117,8 +123,8 @@ def test_confirm_page_shows_the_pc_and_confirm_logs_the_pc_in(oa_app, wechat):
     assert answer.get_json()["status"] == "confirmed"
     me = browser.get("/api/me").get_json()
     with oa_app.app_context():
-        user = db.session.scalar(sa.select(User).where(User.openid == OPENID))
-        assert me["user"]["id"] == user.id
+        user = follower()
+        assert me["user"]["id"] == user.public_id
         # The follower's unionid was asked of WeChat when the page opened (once), not in the callback.
         assert user.unionid == f"union-{OPENID}"
     [info] = [c for c in wechat.calls if c["path"] == USER_INFO]
@@ -249,7 +255,7 @@ def test_development_pages_do_not_exist_with_a_real_official_account(oa_app):
 # --- settings --------------------------------------------------------------------------------------
 
 PRODUCTION = {"APP_ENV": "production", "SECRET_KEY": "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8",
-              "PUBLIC_BASE_URL": "https://login.example.com", "QR_MODE": "official_account"}
+              "PUBLIC_BASE_URL": "https://login.example.com", "QR_MODE": "official_account", "ACCESS_POLICY": "open"}
 
 
 @pytest.mark.parametrize("settings, message", [
@@ -301,18 +307,57 @@ def test_purge_removes_old_events_and_the_links_of_purged_tickets(oa_app, clock)
         assert db.session.scalar(sa.select(sa.func.count()).select_from(OaConfirmLink)) == 0
 
 
-def test_confirm_logs_in_as_the_user_the_follower_already_is(oa_app):
-    # Once the unionid links the follower to a user known from the mini-program, the login is that user.
-    browser, ticket = new_ticket(oa_app)
-    scan(oa_app, ticket["ticket_id"])
+def test_a_follower_known_from_the_mini_program_logs_in_as_that_user(oa_app):
+    # Both apps are bound to one Open Platform account: WeChat gives the follower the same unionid.
     with oa_app.app_context():
-        scanner = db.session.scalar(sa.select(User).where(User.openid == OPENID))
-        known = users.find_or_create({"openid": "o-from-the-mini-program", "unionid": f"union-{OPENID}"})
-        tickets.confirm(ticket["ticket_id"], scanner, login_as=known.id)
-        db.session.commit()
-        known_id = known.id
-    assert poll(browser, ticket["ticket_id"]).get_json()["status"] == "confirmed"
+        known = users.find_or_create({"provider": "wechat_mp", "appid": "wx-test-appid", "openid": "o-mini",
+                                      "unionid": f"union-{OPENID}", "nickname": "Alice"})
+        known_id = known.public_id
+    browser, ticket = new_ticket(oa_app)
+    link = link_in(scan(oa_app, ticket["ticket_id"]))
+    phone = oa_app.test_client()
+    assert phone.get(link).status_code == 200  # learns the unionid
+    assert decide(phone, link, ticket["ticket_id"]).status_code == 200
+    assert poll(browser, ticket["ticket_id"]).get_json()["scanned_by"]["nickname"] == "Alice"
     assert browser.get("/api/me").get_json()["user"]["id"] == known_id
+
+
+@pytest.fixture
+def allowlist_app(config, wechat):
+    yield from serve(create_app(official_account(config, ACCESS_POLICY="allowlist")))
+
+
+def test_allowlist_lets_in_a_follower_named_by_unionid_learned_on_the_confirm_page(allowlist_app):
+    with allowlist_app.app_context():
+        users.add_entry("unionid", f"union-{OPENID}")
+        db.session.commit()
+    browser, ticket = new_ticket(allowlist_app)
+    link = link_in(scan(allowlist_app, ticket["ticket_id"]))
+    phone = allowlist_app.test_client()
+    assert phone.get(link).status_code == 200
+    assert decide(phone, link, ticket["ticket_id"]).status_code == 200
+    assert poll(browser, ticket["ticket_id"]).get_json()["status"] == "confirmed"
+    assert browser.get("/api/me").status_code == 200
+
+
+def test_allowlist_refuses_a_stranger_on_the_confirm_page_and_the_pc_is_told(allowlist_app):
+    browser, ticket = new_ticket(allowlist_app)
+    link = link_in(scan(allowlist_app, ticket["ticket_id"]))
+    refused = allowlist_app.test_client().get(link)
+    assert refused.status_code == 403
+    assert "may not log in" in refused.get_data(as_text=True)
+    assert poll(browser, ticket["ticket_id"]).get_json()["status"] == "denied"
+    assert decide(allowlist_app.test_client(), link, ticket["ticket_id"]).status_code in (403, 410)
+    assert browser.get("/api/me").status_code == 401
+
+
+def test_a_known_follower_who_may_not_log_in_is_refused_at_the_scan(allowlist_app):
+    _, first = new_ticket(allowlist_app)
+    allowlist_app.test_client().get(link_in(scan(allowlist_app, first["ticket_id"])))  # unionid now known
+    browser, ticket = new_ticket(allowlist_app)
+    reply = scan(allowlist_app, ticket["ticket_id"], create_time=1)
+    assert "This account may not log in to" in reply and "oa/confirm" not in reply
+    assert poll(browser, ticket["ticket_id"]).get_json()["status"] == "denied"
 
 
 def test_confirm_page_warns_when_the_phone_is_on_another_network(oa_app):

@@ -8,14 +8,13 @@ import textwrap
 
 import sqlalchemy as sa
 from flask_migrate import downgrade
-from prometheus_client import REGISTRY
 
 from app import create_app
 from app.extensions import db
 from app.logs import TextFormatter
 
 from .support.apps import in_thread, serve, wait_until
-from .support.assertions import log_in
+from .support.assertions import log_in, sample
 from .support.fake_wechat import SECRET
 
 # --- health -------------------------------------------------------------------
@@ -58,10 +57,6 @@ def test_readyz_is_not_ready_without_its_database(config, tmp_path):
 
 
 # --- metrics ------------------------------------------------------------------
-
-def sample(name, **labels):
-    return REGISTRY.get_sample_value(name, labels) or 0.0
-
 
 def scrape(app, **kwargs):
     return app.test_client().get("/metrics", **kwargs)

@@ -54,7 +54,7 @@ def test_session_row_records_where_the_login_happened(app, browser, phone):
         row = db.session.scalar(sa.select(LoginSession))
         assert row.ip == "127.0.0.1"
         assert row.user_agent.startswith("Werkzeug")
-        assert row.user_id == phone.user["id"]
+        assert row.user.public_id == phone.user["id"]
         assert len(row.token_hash) == 64
 
 

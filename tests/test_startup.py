@@ -54,6 +54,7 @@ def production(tmp_path, fake_wechat):
         "WECHAT_APPID": APPID,
         "WECHAT_SECRET": SECRET,
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/prod.sqlite3",
+        "ACCESS_POLICY": "allowlist",
     }
 
 
@@ -73,6 +74,8 @@ def test_production_starts_with_safe_settings(production):
         ({"WECHAT_APPID": None, "WECHAT_SECRET": None}, "development sign-in"),
         ({"WECHAT_SECRET": None}, "WECHAT_SECRET is not set"),
         ({"QR_MODE": "wxacode", "WECHAT_SECRET": None}, "QR_MODE=wxacode needs WECHAT_APPID and WECHAT_SECRET"),
+        ({"ACCESS_POLICY": None}, "ACCESS_POLICY is not set"),
+        ({"ACCESS_POLICY": "everyone"}, "ACCESS_POLICY must be one of open, allowlist"),
     ],
 )
 def test_production_refuses_unsafe_settings_with_one_clear_message(production, change, message):

@@ -1,14 +1,15 @@
 """Mini-program endpoints. The user is only ever the one named by the bearer token."""
 from flask import current_app, g, jsonify, request
 
-from .. import auth, errors, metrics, tickets, users, wechat
+from .. import access, auth, errors, metrics, tickets, users, wechat
 from ..extensions import db
 from ..inputs import client_ip, json_body, text_field
-from ..models import isoformat
-from ..provider import pending, people
+from ..models import User, isoformat
+from ..provider import pending
 from . import bp
 
 DEV_PREFIX = "dev:"
+DEV_PHONE_PREFIX = "dev-phone:"
 
 
 @bp.before_request
@@ -27,23 +28,24 @@ def login():
         name = code[len(DEV_PREFIX):].strip()
         if not 1 <= len(name) <= 32:
             raise errors.InvalidRequest("A development code is 'dev:<name>' with a name of 1 to 32 characters.")
-        identity = {"openid": DEV_PREFIX + name, "unionid": None, "nickname": name}
+        identity = {"provider": "dev", "appid": "", "openid": DEV_PREFIX + name, "nickname": name}
     elif current_app.config["DEV_LOGIN"]:
         raise errors.InvalidRequest("WeChat sign-in is not configured here; use a 'dev:<name>' code.")
     elif not current_app.config["WECHAT_APPID"]:  # people log in through the Official Account only
         raise errors.InvalidRequest("This service has no mini-program (WECHAT_APPID is not set).")
     else:
-        identity = wechat.client().code_to_session(code)
+        found = wechat.client().code_to_session(code)
+        identity = {"provider": "wechat_mp", "appid": current_app.config["WECHAT_APPID"], **found}
     user = users.find_or_create(identity)
     token, expires_in = auth.issue_mp_token(user)
     metrics.mp_login()
-    return jsonify({"token": token, "expires_in": expires_in, "user": user.to_dict()})
+    return jsonify({"token": token, "expires_in": expires_in, "user": _own_profile(user)})
 
 
 @bp.get("/me")
 @auth.mp_login_required
 def me():
-    return jsonify({"user": g.mp_user.to_dict()})
+    return jsonify({"user": _own_profile(g.mp_user)})
 
 
 # POST too: wx.request cannot send PATCH.
@@ -54,15 +56,49 @@ def update_me():
     user = users.update_profile(g.mp_user, nickname=text_field(data, "nickname", max_len=32, required=False),
                                 avatar_url=text_field(data, "avatar_url", max_len=512, required=False))
     db.session.commit()
-    return jsonify({"user": user.to_dict()})
+    return jsonify({"user": _own_profile(user)})
+
+
+@bp.post("/phone")
+@auth.mp_login_required
+def phone():
+    """Store the user's WeChat-verified phone number, from a getPhoneNumber button's code.
+
+    Each check is a paid WeChat call: a number already known is never asked for
+    again (the answer is the stored one), and PHONE_RATE_LIMIT bounds the tries."""
+    code = text_field(json_body(), "code", max_len=128)
+    user = g.mp_user
+    if user.phone is None:
+        users.set_verified_phone(user, _verified_phone(code, user))
+        db.session.commit()
+    return jsonify({"user": _own_profile(user)})
+
+
+def _verified_phone(code: str, user: User) -> str:
+    cfg = current_app.config
+    try:
+        if code.startswith(DEV_PHONE_PREFIX):
+            if not cfg["DEV_LOGIN"]:
+                raise errors.DevLoginDisabled()
+            number = users.normalize_phone(code[len(DEV_PHONE_PREFIX):])
+            result = "development"
+        elif cfg["DEV_LOGIN"]:
+            raise errors.InvalidRequest("WeChat is not configured here; use a 'dev-phone:+8613800000000' code.")
+        else:
+            openid = users.openid_of(user, "wechat_mp", cfg["WECHAT_APPID"])
+            number = wechat.client().phone_number(code, openid)
+            result = "verified"
+    except errors.ApiError as exc:
+        metrics.phone_check(exc.code)
+        raise
+    metrics.phone_check(result)
+    return number
 
 
 @bp.post("/tickets/<ticket_id>/scan")
 @auth.mp_login_required
 def scan(ticket_id):
-    app = pending.app_for_ticket(tickets.get(ticket_id))
-    if app is not None and not people.allowed(g.mp_user, app.allowed_groups):
-        raise errors.AppAccessDenied(f"This account may not log in to {app.name}.")
+    app = _may_log_in(ticket_id, "scan")
     ticket = tickets.scan(ticket_id, g.mp_user)
     db.session.commit()
     phone_ip = client_ip()
@@ -89,6 +125,7 @@ def scan(ticket_id):
 @bp.post("/tickets/<ticket_id>/confirm")
 @auth.mp_login_required
 def confirm(ticket_id):
+    _may_log_in(ticket_id, "confirm")
     ticket = tickets.confirm(ticket_id, g.mp_user)
     db.session.commit()
     return jsonify({"ticket_id": ticket.id, "status": ticket.status})
@@ -119,3 +156,29 @@ def end_session(session_id):
         raise errors.SessionNotFound()
     db.session.commit()
     return jsonify({"id": session_id, "ended": True})
+
+
+def _may_log_in(ticket_id: str, stage: str):
+    """Refuse a person who may not log in: at once, on the phone, and on the PC (status "denied").
+
+    A login for another app (OpenID Connect) also needs that app's groups. Returns the app, if any.
+    """
+    user = g.mp_user
+    if stage == "scan" and access.needs_phone(user):  # the ticket waits while they share their number
+        raise errors.PhoneRequired()
+    app = pending.app_for_ticket(tickets.get(ticket_id))
+    try:
+        if app is None:
+            access.check(user, stage=stage)
+        else:
+            access.check(user, app.allowed_groups or None, stage=stage, target=app.name)
+    except errors.AccessDenied:
+        if tickets.deny(ticket_id, user):
+            db.session.commit()
+        raise
+    return app
+
+
+def _own_profile(user: User) -> dict:
+    """What the mini-program shows its own user: their profile, their number, whether to ask for it."""
+    return {**user.to_dict(), "phone": user.phone, "needs_phone": access.needs_phone(user)}

@@ -32,7 +32,8 @@ _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before asking ag
 _ERRORS = {
     "400": "Bad input: wrong type, missing field, out of range.",
     "401": "Missing or invalid token or session.",
-    "403": "Not allowed: another browser's ticket, or another person's scan.",
+    "403": "Not allowed: another browser's ticket, another person's scan, an account that may not log in "
+           "(access_denied), or a phone number to share first (phone_required).",
     "404": "Unknown ticket, session or path.",
     "409": "That step is not allowed for this ticket now.",
     "410": "The ticket expired, was cancelled or was used.",
@@ -61,7 +62,7 @@ def _profile_update(summary: str, operation_id: str) -> dict:
             "nickname": {"type": "string", "minLength": 1, "maxLength": 32},
             "avatar_url": {"type": "string", "format": "uri", "maxLength": 512},
         }, required=[])),
-        "responses": _responses("200", _json(_obj({"user": _ref("User")}), "The user."), "400", "401", "415"),
+        "responses": _responses("200", _json(_obj({"user": _ref("OwnUser")}), "The user."), "400", "401", "415"),
     }
 
 
@@ -150,7 +151,7 @@ SPEC = {
                 "requestBody": _json_body(_obj({"code": {"type": "string", "minLength": 1, "maxLength": 128}})),
                 "responses": _responses(
                     "200", _json(_obj({"token": {"type": "string"}, "expires_in": {"type": "integer"},
-                                       "user": _ref("User")}), "A mini-program token."),
+                                       "user": _ref("OwnUser")}), "A mini-program token."),
                     "400", "403", "415", "429", "502", "503"),
             },
         },
@@ -159,10 +160,22 @@ SPEC = {
                 "summary": "The signed-in mini-program user.",
                 "operationId": "mpMe",
                 "security": _BEARER,
-                "responses": _responses("200", _json(_obj({"user": _ref("User")}), "The user."), "401"),
+                "responses": _responses("200", _json(_obj({"user": _ref("OwnUser")}), "The user."), "401"),
             },
             "patch": _profile_update("Change nickname and/or avatar (https URL).", "mpUpdateMe"),
             "post": _profile_update("Same as PATCH, for wx.request, which cannot send PATCH.", "mpUpdateMePost"),
+        },
+        "/api/mp/phone": {
+            "post": {
+                "summary": "Store the user's WeChat-verified phone number from a getPhoneNumber code "
+                           "(`dev-phone:+8613800000000` in development mode). A known number is never asked "
+                           "for again (each check is a paid WeChat call).",
+                "operationId": "mpPhone",
+                "security": _BEARER,
+                "requestBody": _json_body(_obj({"code": {"type": "string", "minLength": 1, "maxLength": 128}})),
+                "responses": _responses("200", _json(_obj({"user": _ref("OwnUser")}), "The user, with the number."),
+                                        "400", "401", "415", "429", "502", "503"),
+            },
         },
         "/api/mp/tickets/{ticket_id}/scan": {
             "post": {
@@ -254,8 +267,15 @@ SPEC = {
                                           "message": {"type": "string", "minLength": 1}},
                                          additionalProperties=False)},
                           additionalProperties=False),
-            "User": _obj({"id": {"type": "integer"}, "nickname": {"type": "string"},
-                          "avatar_url": {"type": "string"}}, additionalProperties=False),
+            "User": _obj({"id": {"type": "string", "description": "Stable, opaque user id."},
+                          "nickname": {"type": "string"}, "avatar_url": {"type": "string"}},
+                         additionalProperties=False),
+            "OwnUser": _obj({"id": {"type": "string"}, "nickname": {"type": "string"},
+                             "avatar_url": {"type": "string"},
+                             "phone": {"type": ["string", "null"], "description": "Verified, E.164."},
+                             "needs_phone": {"type": "boolean",
+                                             "description": "Show the phone-number button before logging in."}},
+                            additionalProperties=False),
             "Session": _obj({"id": {"type": "integer"}, "ip": {"type": "string"},
                              "user_agent": {"type": "string"},
                              "created_at": {"type": "string", "format": "date-time"},

@@ -144,9 +144,10 @@
         location.assign(nextUrl);
         break;
       case 'cancelled':
+      case 'denied':  // the account that scanned may not log in here
         scannedEl.hidden = true;
         qrImg.hidden = true;
-        say(T.cancelled);
+        say(T[status]);
         countdownEl.textContent = '';
         refreshBtn.hidden = false;
         break;

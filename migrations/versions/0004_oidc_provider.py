@@ -2,10 +2,9 @@
 the app a ticket's login is for.
 
 Secrets are stored only as SHA-256 hashes. Times are stored as naive UTC (app.models.UTCDateTime).
-down_revision is 0003 (accounts) once that lands; until then this chains to 0002.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-23 14:51:06.889783
 
 """
@@ -15,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0004'
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 

@@ -6,7 +6,7 @@ const assert = require('node:assert/strict');
 
 const config = require('../config.js');
 const api = require('../utils/api.js');
-const {fakeWx, WX_METHODS} = require('./fake_wx.js');
+const {fakeWx, loadPage, WX_METHODS} = require('./fake_wx.js');
 
 const BASE = process.env.QRL_BASE_URL;
 const live = BASE ? {} : {skip: 'QRL_BASE_URL is not set (tests/test_miniprogram.py starts a server and sets it)'};
@@ -50,7 +50,7 @@ function onlyWeChatMethods(wx) {
 test('login, scan, confirm: the waiting PC is logged in as this user', live, async () => {
   const wx = newPhone('node-alice');
   const user = await api.login();
-  assert.ok(user.id > 0);
+  assert.match(user.id, /^u_/);
   const profile = await api.updateProfile({nickname: 'Node Alice', avatarUrl: 'https://cdn.example.com/alice.png'});
   assert.equal(profile.nickname, 'Node Alice');
   assert.equal(profile.avatar_url, 'https://cdn.example.com/alice.png');
@@ -179,19 +179,6 @@ test('every page in app.json has its four files, and the confirm page is where t
     }
   }
 });
-
-// Loads a page's script the way the mini-program runtime does (it calls Page({...}))
-// and gives back an instance whose setData merges into data, as WeChat's does.
-function loadPage(pagePath) {
-  let definition = null;
-  global.Page = (def) => { definition = def; };
-  const file = require.resolve('../' + pagePath + '.js');
-  delete require.cache[file];
-  require(file);
-  const page = Object.assign({}, definition, {data: Object.assign({}, definition.data)});
-  page.setData = function (changes) { Object.assign(this.data, changes); };
-  return page;
-}
 
 async function until(predicate, what) {
   for (let i = 0; i < 200; i += 1) {

@@ -59,4 +59,17 @@ function fakeWx(code) {
   };
 }
 
-module.exports = {fakeWx, WX_METHODS};
+// Loads a page's script the way the mini-program runtime does (it calls Page({...}))
+// and gives back an instance whose setData merges into data, as WeChat's does.
+function loadPage(pagePath) {
+  let definition = null;
+  global.Page = (def) => { definition = def; };
+  const file = require.resolve('../' + pagePath + '.js');
+  delete require.cache[file];
+  require(file);
+  const page = Object.assign({}, definition, {data: Object.assign({}, definition.data)});
+  page.setData = function (changes) { Object.assign(this.data, changes); };
+  return page;
+}
+
+module.exports = {fakeWx, loadPage, WX_METHODS};

@@ -90,6 +90,27 @@ def test_cancel_on_the_phone_offers_a_fresh_code(live_server, open_login_page, m
     expect(login.refresh).to_be_hidden()
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_someone_not_allowed_is_refused_and_the_page_offers_a_new_code(start_live_server, open_login_page,
+                                                                      make_phone, lang):
+    server = start_live_server(ACCESS_POLICY="allowlist")
+    login = open_login_page(server, "phone", lang)
+    refused_ticket = login.ticket["ticket_id"]
+    outsider = make_phone(server, f"outsider-{lang}")
+    assert outsider.share_phone("phone-1370000000" + {"en": "1", "zh": "2"}[lang]).status_code == 200
+    answer = outsider.scan(refused_ticket)
+    assert answer.status_code == 403 and answer.json()["error"]["code"] == "access_denied"
+
+    expect(login.status).to_have_text(words(lang, "denied"))
+    expect(login.qr).to_be_hidden()
+    expect(login.refresh).to_be_visible()
+    login.screenshot("5-denied")
+    with login.expect_new_ticket():
+        login.refresh.click()
+    assert login.ticket["ticket_id"] != refused_ticket
+    expect(login.status).to_have_text(words(lang, "pending"))
+
+
 def test_expired_code_is_replaced_by_itself(start_live_server, open_login_page):
     server = start_live_server(TICKET_TTL_SECONDS=3)
     login = open_login_page(server, "phone", "en")

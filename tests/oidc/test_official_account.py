@@ -25,18 +25,25 @@ def ticket_for(browser, relying_party) -> str:
     return created.get_json()["ticket_id"]
 
 
-def scan(app, ticket_id) -> str:
-    push = FakeWeChat.push_request(FakeWeChat.event(OPENID, ticket_id))
+def scan(app, ticket_id, **options) -> str:
+    push = FakeWeChat.push_request(FakeWeChat.event(OPENID, ticket_id, **options))
     response = app.test_client().post("/api/oa/callback", query_string=push.query, data=push.body,
                                       headers=push.headers)
     assert response.status_code == 200
     return xmltodict.parse(response.data)["xml"]["Content"]
 
 
-def test_a_follower_outside_the_apps_groups_is_told_and_nothing_is_scanned(app, browser, register):
+def test_a_follower_outside_the_apps_groups_is_refused_once_known(app, browser, register):
     ticket_id = ticket_for(browser, register(name="Grafana", allowed_groups=["ops"]))
-    assert "This account may not log in to Grafana." in scan(app, ticket_id)
-    assert browser.get(f"/api/tickets/{ticket_id}").get_json()["status"] == "pending"
+    # A new follower is known only once the confirm page learned their unionid: refused there.
+    link = re.search(r"http://localhost(/oa/confirm/[\w-]+)", scan(app, ticket_id)).group(1)
+    refused = app.test_client().get(link)
+    assert refused.status_code == 403 and "may not log in to Grafana" in refused.get_data(as_text=True)
+    assert browser.get(f"/api/tickets/{ticket_id}").get_json()["status"] == "denied"
+    # Known from then on: their next scan is refused at once, in the chat.
+    ticket_id = ticket_for(browser, register(name="Grafana 2", allowed_groups=["ops"]))
+    assert "This account may not log in to Grafana 2." in scan(app, ticket_id, create_time=1)
+    assert browser.get(f"/api/tickets/{ticket_id}").get_json()["status"] == "denied"
 
 
 def test_the_confirm_page_names_the_app(app, browser, register):

@@ -39,7 +39,8 @@ def test_scan_logs_the_person_in_to_the_app(browser, phone, register):
     claims = decode_id_token(browser, body["id_token"]).claims
     assert claims["aud"] == app_.client_id
     assert claims["nonce"] == app_.nonce
-    assert claims["sub"].startswith("u_") and claims["sub"] != phone.user["id"]
+    # the same stable, opaque id the service shows everywhere (never the openid)
+    assert claims["sub"].startswith("u_") and claims["sub"] == phone.user["id"] != "o-alice"
     assert {"auth_time", "sid", "amr", "iss", "exp"} <= set(claims)
 
     info = app_.userinfo(body["access_token"]).get_json()
@@ -119,9 +120,10 @@ def test_a_person_outside_the_apps_groups_cannot_log_in_to_it(browser, phone, re
     ticket = browser.post("/api/tickets", json={"authorization_request": request_id}).get_json()
     refused = phone.scan(ticket["ticket_id"])
     assert refused.status_code == 403
-    assert refused.get_json()["error"]["code"] == "app_access_denied"
+    assert refused.get_json()["error"]["code"] == "access_denied"
     assert "Grafana" in refused.get_json()["error"]["message"]
-    assert browser.get(f"/api/tickets/{ticket['ticket_id']}").get_json()["status"] == "pending"
+    # The PC page hears it at once and offers a new code, as for any refused account.
+    assert browser.get(f"/api/tickets/{ticket['ticket_id']}").get_json()["status"] == "denied"
 
 
 def test_the_phone_is_told_which_app_it_logs_in_to(browser, phone, register):

@@ -1,5 +1,6 @@
 """Checks and steps many tests share: one JSON error shape, checked one way."""
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 
 
 def assert_error(response, status, code=None):
@@ -42,3 +43,8 @@ def database_text(config) -> str:
             )
     finally:
         engine.dispose()
+
+
+def sample(name, **labels) -> float:
+    """A metric's current value in this process (0 before it is first counted)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0

@@ -14,6 +14,12 @@ Access token and mini-program codes (POST, JSON bodies):
   /wxa/getwxacodeunlimit    -> PNG bytes (image/png) for a valid token, page and scene; otherwise a
                                JSON errcode body with HTTP 200: 40001 stale token, 41030 unknown page,
                                40169 bad scene
+  /wxa/business/getuserphonenumber -> {"errcode": 0, "phone_info": {...}} for a valid token and code:
+                               "phone-<digits>" (a mainland number, country code 86), or
+                               "phone-<country>-<digits>"; "wrongapp-phone-<digits>" answers with
+                               another app's watermark; "err-<n>" answers errcode n; a code used
+                               before answers 40029; with `phone_quota` set, answers 1400001 once
+                               it reaches 0 (the paid allowance is used up)
 `rotate()` replaces the token as WeChat does when another client forces a refresh.
 
 The Official Account (its own app id, secret and access token, as at WeChat):
@@ -103,6 +109,8 @@ class FakeWeChat:
             self.token_expires_in = 7200
             self.pages = {LOGIN_PAGE}
             self._scripts: dict[str, list[tuple]] = {}
+            self.phone_quota: int | None = None
+            self._used_phone_codes: set[str] = set()
             self._token_number = 0
             self._token = self._next_token()
             self._oa_token = "oa-" + self._next_token()
@@ -230,6 +238,36 @@ class FakeWeChat:
         segno.make(f"{body.get('page')}?scene={scene}").save(out, kind="png", scale=4)
         return 200, out.getvalue()
 
+    def phone_number(self, query: dict, body: dict) -> tuple[int, dict]:
+        if query.get("access_token") != self._token:
+            return 200, {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"}
+        code = body.get("code")
+        if not isinstance(code, str):
+            return 200, {"errcode": 47001, "errmsg": "data format error"}
+        if code.startswith("err-"):
+            return 200, {"errcode": int(code[4:]), "errmsg": "fake error"}
+        appid = APPID
+        if code.startswith("wrongapp-"):
+            code, appid = code[len("wrongapp-"):], "wx-another-app"
+        parts = code.split("-")
+        if parts[0] != "phone" or len(parts) not in (2, 3) or not all(p.isdigit() for p in parts[1:]):
+            return 200, {"errcode": 40029, "errmsg": "invalid code"}
+        with self.lock:
+            if body["code"] in self._used_phone_codes:
+                return 200, {"errcode": 40029, "errmsg": "invalid code, code has been used"}
+            if self.phone_quota is not None:
+                if self.phone_quota <= 0:
+                    return 200, {"errcode": 1400001, "errmsg": "quota of getuserphonenumber is used up"}
+                self.phone_quota -= 1
+            self._used_phone_codes.add(body["code"])
+        country, number = (parts[1], parts[2]) if len(parts) == 3 else ("86", parts[1])
+        return 200, {"errcode": 0, "errmsg": "ok", "phone_info": {
+            "phoneNumber": number if country == "86" else f"+{country}{number}",
+            "purePhoneNumber": number,
+            "countryCode": country,
+            "watermark": {"timestamp": int(time.time()), "appid": appid},
+        }}
+
     @property
     def base_url(self) -> str:
         host, port = self.server.server_address[:2]
@@ -302,6 +340,9 @@ class FakeWeChat:
                     status, answer = fake.wxacode(query, body)
                 elif url.path == "/cgi-bin/qrcode/create":
                     status, answer = fake.qrcode_create(query, body)
+
+                elif url.path == "/wxa/business/getuserphonenumber":
+                    status, answer = fake.phone_number(query, body)
                 else:
                     status, answer = 404, {"errcode": 404, "errmsg": "not found"}
                 self._send(status, answer)

@@ -34,3 +34,10 @@ class Phone:
 
     def set_profile(self, **fields):
         return self.client.patch("/api/mp/me", json=fields, headers=self.headers())
+
+    def share_phone(self, code):
+        """The getPhoneNumber button: its code goes to POST /api/mp/phone."""
+        return self.client.post("/api/mp/phone", json={"code": code}, headers=self.headers())
+
+    def me(self):
+        return self.client.get("/api/mp/me", headers=self.headers())
