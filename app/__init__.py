@@ -61,6 +61,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(ops_bp)
     app.register_blueprint(oidc_bp)  # OpenID Connect: other apps log their users in here
     oidc_server.init_app(app)
+    from .forward_auth import bp as forward_auth_bp
+
+    app.register_blueprint(forward_auth_bp)
 
 
 def register_commands(app: Flask) -> None:

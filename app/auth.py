@@ -167,14 +167,15 @@ def set_login_cookie(response, token: str) -> None:
     cfg = current_app.config
     response.set_cookie(
         cfg["LOGIN_COOKIE_NAME"], token, max_age=cfg["SESSION_TTL_SECONDS"],
-        path="/", secure=cfg["COOKIE_SECURE"], httponly=True, samesite="Lax",
+        path="/", domain=cfg.get("SESSION_COOKIE_DOMAIN"), secure=cfg["COOKIE_SECURE"], httponly=True,
+        samesite="Lax",
     )
 
 
 def clear_login_cookie(response) -> None:
     cfg = current_app.config
-    response.delete_cookie(cfg["LOGIN_COOKIE_NAME"], path="/", secure=cfg["COOKIE_SECURE"],
-                           httponly=True, samesite="Lax")
+    response.delete_cookie(cfg["LOGIN_COOKIE_NAME"], path="/", domain=cfg.get("SESSION_COOKIE_DOMAIN"),
+                           secure=cfg["COOKIE_SECURE"], httponly=True, samesite="Lax")
 
 
 # --- mini-program tokens -----------------------------------------------------

@@ -213,6 +213,14 @@ def from_env(environ=None, instance_path=".") -> dict:
         "OIDC_REFRESH_TOKEN_TTL_SECONDS": _int(environ, "OIDC_REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600, minimum=60),
         # How long a pending authorization request waits for its scan.
         "OIDC_REQUEST_TTL_SECONDS": _int(environ, "OIDC_REQUEST_TTL_SECONDS", 600, minimum=60),
+        # --- forward auth: the sites behind a reverse proxy that asks /auth/verify ---
+        # Comma-separated host names; ".corp.example" covers every subdomain.
+        "FORWARD_AUTH_HOSTS": _text(environ, "FORWARD_AUTH_HOSTS", ""),
+        # Who may enter which host or path: "host[/path] = group, group", one rule per line or ';'.
+        "FORWARD_AUTH_RULES": environ.get("FORWARD_AUTH_RULES", ""),
+        "FORWARD_AUTH_RULES_FILE": _text(environ, "FORWARD_AUTH_RULES_FILE"),
+        # The parent domain the login cookie covers (".corp.example"); unset, it stays host-only.
+        "SESSION_COOKIE_DOMAIN": (_text(environ, "SESSION_COOKIE_DOMAIN") or "").lower() or None,
     }
 
 
@@ -232,6 +240,7 @@ def finalize(config: dict) -> None:
         raise ConfigError("OIDC_ID_TOKEN_TTL_SECONDS must be at most 43200 (12 hours).")
     _refuse_unsafe(config)
     _finalize_access(config)
+    _finalize_forward_auth(config)
 
 
 def _finalize_keys(config: dict) -> None:
@@ -271,9 +280,12 @@ def _finalize_database(config: dict) -> None:
 def _finalize_cookies(config: dict) -> None:
     secure = (config.get("PUBLIC_BASE_URL") or "").startswith("https://")
     config["COOKIE_SECURE"] = secure
-    # The __Host- prefix pins a cookie to this exact host, https and path /.
+    # The __Host- prefix pins a cookie to this exact host, https and path /. A login
+    # cookie shared with the protected sites needs a Domain, which __Host- forbids;
+    # __Secure- still keeps it to https.
     prefix = "__Host-" if secure else ""
-    config["LOGIN_COOKIE_NAME"] = prefix + "qrl_session"
+    shared = "__Secure-" if secure and config.get("SESSION_COOKIE_DOMAIN") else prefix
+    config["LOGIN_COOKIE_NAME"] = shared + "qrl_session"
     config["BIND_COOKIE_NAME"] = prefix + "qrl_bind"
 
 
@@ -357,3 +369,49 @@ def _finalize_access(config: dict) -> None:
         raise ConfigError(f"ACCESS_POLICY must be one of {', '.join(ACCESS_POLICIES)}; got {policy!r}")
     config["ACCESS_POLICY"] = policy
     config["REQUIRE_PHONE"] = bool(config.get("REQUIRE_PHONE"))
+
+
+def _finalize_forward_auth(config: dict) -> None:
+    from urllib.parse import urlsplit
+
+    from . import protected_sites
+
+    problems = []
+    rules, source = config.get("FORWARD_AUTH_RULES") or "", "FORWARD_AUTH_RULES"
+    if config.get("FORWARD_AUTH_RULES_FILE"):
+        if rules.strip():
+            problems.append("Set FORWARD_AUTH_RULES or FORWARD_AUTH_RULES_FILE, not both")
+        source = config["FORWARD_AUTH_RULES_FILE"]
+        try:
+            rules = Path(source).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"FORWARD_AUTH_RULES_FILE: cannot read {source}: {getattr(exc, 'strerror', None) or exc}")
+            rules = ""
+    try:
+        sites = protected_sites.load(config.get("FORWARD_AUTH_HOSTS"), rules, source)
+    except protected_sites.SitesError as exc:
+        problems += exc.problems
+        sites = protected_sites.ProtectedSites()
+    config["PROTECTED_SITES"] = sites
+    domain = config.get("SESSION_COOKIE_DOMAIN")
+    public_host = urlsplit(config.get("PUBLIC_BASE_URL") or "").hostname
+    if domain:
+        dotted = "." + domain.lstrip(".")
+        if not protected_sites.parse_url("https://" + dotted[1:]) or "." not in dotted[1:]:
+            problems.append(f"SESSION_COOKIE_DOMAIN must be a parent domain like .corp.example, got {domain!r}")
+        else:
+            if public_host and not (public_host == dotted[1:] or public_host.endswith(dotted)):
+                problems.append(f"SESSION_COOKIE_DOMAIN {domain} does not cover PUBLIC_BASE_URL's host {public_host}")
+            for host in sites.within_domain(dotted):
+                problems.append(f"SESSION_COOKIE_DOMAIN {domain} does not cover the protected host {host}")
+    if sites:
+        if not public_host:
+            problems.append("FORWARD_AUTH_HOSTS needs PUBLIC_BASE_URL: the protected sites send people to its login page")
+        if not domain:
+            problems.append("FORWARD_AUTH_HOSTS needs SESSION_COOKIE_DOMAIN (e.g. .corp.example) "
+                            "so the login cookie reaches the protected sites")
+        elif public_host and sites.protects(public_host):
+            problems.append(f"PUBLIC_BASE_URL's host {public_host} is in FORWARD_AUTH_HOSTS: the login page cannot "
+                            "sit behind itself")
+    if problems:
+        raise ConfigError("\n".join(problems))

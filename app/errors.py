@@ -49,6 +49,10 @@ class NotTicketOwner(ApiError):
     status, code, message = 403, "not_ticket_owner", "Only the person who scanned this code may do that."
 
 
+class HostNotProtected(ApiError):
+    status, code, message = 403, "host_not_protected", "This site is not one this service protects."
+
+
 class TicketNotFound(ApiError):
     status, code, message = 404, "ticket_not_found", "No such login code."
 

@@ -3,10 +3,11 @@
 Starts gunicorn with gunicorn.conf.py against SQLite and PostgreSQL and prints:
 held polls (with total RSS and ordinary-request latency while they wait), wake
 latency across servers, ticket creation throughput with QR images, idle
-database queries per second, and how fast the Official Account callback answers
-WeChat's pushes (safe mode) and their retries. The client runs on the same machine.
+database queries per second, forward-auth checks (/auth/verify) per second with 1,000
+logged-in sessions, and how fast the Official Account callback answers WeChat's pushes
+(safe mode) and their retries. The client runs on the same machine.
 
-    python -m bench [--db sqlite,postgresql] [--steps 1000,5000,10000] [--quick]
+    python -m bench [--db sqlite,postgresql] [--steps 1000,5000,10000] [--quick] [--only verify]
     python -m bench --soak [SECONDS]   # only the soak (bench/soak.py), 1800 s by default
 """
 import argparse
@@ -321,6 +322,98 @@ def _echoed_statements(path: Path) -> int:
                if marker in line and line.split(marker, 1)[1].startswith(verbs))
 
 
+VERIFY_HOST = "wiki.corp.example"
+
+
+def seed_sessions(url: str, count: int) -> list[str]:
+    """`count` people, each logged in on one PC, last seen two minutes ago; returns their cookies."""
+    from app import create_app, users
+    from app.extensions import db
+    from app.models import LoginSession
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
+    now = datetime.now(timezone.utc)
+    tokens = [new_secret() for _ in range(count)]
+    with app.app_context():
+        for i, token in enumerate(tokens):
+            user = users.find_or_create({"provider": "dev", "appid": "bench", "openid": f"dev:bench-{i}",
+                                         "nickname": f"bench {i}"})
+            db.session.add(LoginSession(token_hash=hash_secret(token), user_id=user.id, created_at=now,
+                                        last_seen_at=now - timedelta(minutes=2), expires_at=now + timedelta(days=1),
+                                        ip="bench", user_agent="bench"))
+        db.session.commit()
+        db.engine.dispose()
+    return tokens
+
+
+def age_sessions(url: str, minutes: float) -> datetime:
+    """Make every session last seen `minutes` ago; returns now (setup, not measured)."""
+    now = datetime.now(timezone.utc)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE login_sessions SET last_seen_at = :t"),
+                     {"t": (now - timedelta(minutes=minutes)).replace(tzinfo=None)})
+    engine.dispose()
+    return now
+
+
+def touched_sessions(url: str, since: datetime) -> int:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        count = conn.scalar(sa.text("SELECT count(*) FROM login_sessions WHERE last_seen_at >= :t"),
+                            {"t": since.replace(tzinfo=None)})
+    engine.dispose()
+    return count
+
+
+async def scenario_verify(url: str, workdir: Path, sessions: int = 1000, seconds: float = 6,
+                          clients: int = 16) -> list[dict]:
+    """The reverse proxy's check, as nginx sends it, for `sessions` people (one check in 20 without a cookie).
+
+    Twice: while every session was seen within the minute (no write at all), and when
+    all were last seen two minutes ago (each session's first check writes last_seen_at once).
+    """
+    import random
+
+    tokens = seed_sessions(url, sessions)
+    env = {**SERVER_ENV, "FORWARD_AUTH_HOSTS": VERIFY_HOST, "SESSION_COOKIE_DOMAIN": ".corp.example",
+           "FORWARD_AUTH_RULES": f"{VERIFY_HOST}/admin = admins"}
+    server = LiveServer(url, workers=2, env=env, log_path=workdir / "verify.log")
+    server.env["PUBLIC_BASE_URL"] = "https://login.corp.example"
+    rows = []
+    with server:
+        for label, age in (("seen within the minute", 0), ("last seen 2 min ago", 2)):
+            started_at = age_sessions(url, age)
+            latencies, answers = [], {}
+            deadline = time.perf_counter() + seconds
+
+            async def client(seed):
+                pick = random.Random(seed)
+                conn = None
+                while time.perf_counter() < deadline:
+                    cookie = "" if pick.random() < 0.05 else f"__Secure-qrl_session={pick.choice(tokens)}"
+                    headers = {"X-Original-URL": f"https://{VERIFY_HOST}/page/{pick.randrange(100)}",
+                               "X-Original-Method": "GET", "Cookie": cookie}
+                    with Timer() as t:
+                        response, conn = await request("127.0.0.1", server.port, "GET", "/auth/verify",
+                                                       headers=headers, conn=conn)
+                    latencies.append(t.seconds)
+                    key = "ok" if response.status == (200 if cookie else 401) else f"HTTP {response.status}"
+                    answers[key] = answers.get(key, 0) + 1
+                close(conn)
+
+            began = time.perf_counter()
+            await asyncio.gather(*(client(i) for i in range(clients)))
+            took = time.perf_counter() - began
+            errors = sum(n for k, n in answers.items() if k != "ok")
+            rows.append({"label": label, "sessions": sessions, "per_second": len(latencies) / took,
+                         "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000,
+                         "checks": len(latencies), "writes": touched_sessions(url, started_at) if age else 0,
+                         "errors": errors, "kinds": ", ".join(f"{k} x{n}" for k, n in answers.items() if k != "ok")})
+            log(f"  verify, {label}: {rows[-1]}")
+    return rows
+
+
 # --- report ------------------------------------------------------------------
 
 def table(title: str, headers: list[str], rows: list[list]) -> str:
@@ -329,10 +422,13 @@ def table(title: str, headers: list[str], rows: list[list]) -> str:
     return "\n".join([f"\n{title}", line(headers), line(["-" * w for w in widths]), *map(line, rows)])
 
 
-async def run(kinds: list[str], steps: list[int], quick: bool) -> str:
+async def run(kinds: list[str], steps: list[int], quick: bool, only: str | None = None) -> str:
     out = [f"qrlogin bench {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
            f"gunicorn.conf.py (2 gevent workers), client on the same machine"]
     for kind in kinds:
+        if only == "verify":
+            out.append(await verify_report(kind, quick))
+            continue
         with tempfile.TemporaryDirectory(prefix="qrl-bench-") as tmp:
             workdir = Path(tmp)
             url = prepare_database(kind, workdir)
@@ -362,7 +458,21 @@ async def run(kinds: list[str], steps: list[int], quick: bool) -> str:
                          ["delivery", "events/s", "p50 ms", "p99 ms", "errors"],
                          [[label, f"{f['per_second']:.0f}", f"{f['p50_ms']:.1f}", f"{f['p99_ms']:.1f}", f["errors"]]
                           for label, f in oa.items()]))
+        out.append(await verify_report(kind, quick))
     return "\n".join(out)
+
+
+async def verify_report(kind: str, quick: bool) -> str:
+    with tempfile.TemporaryDirectory(prefix="qrl-bench-") as tmp:
+        workdir = Path(tmp)
+        url = prepare_database(kind, workdir)
+        log(f"[{kind}] forward-auth checks")
+        rows = await scenario_verify(url, workdir, seconds=3 if quick else 6)
+    return table(f"{kind}: forward-auth checks (GET /auth/verify, 16 clients, {rows[0]['sessions']} logged-in sessions)",
+                 ["sessions", "checks/s", "p50 ms", "p99 ms", "last_seen_at writes", "errors"],
+                 [[v["label"], f"{v['per_second']:.0f}", f"{v['p50_ms']:.1f}", f"{v['p99_ms']:.1f}",
+                   f"{v['writes']} in {v['checks']} checks", f"{v['errors']} ({v['kinds']})" if v["errors"] else 0]
+                  for v in rows])
 
 
 async def run_soak(kinds: list[str], seconds: float) -> str:
@@ -389,6 +499,7 @@ def main():
     parser.add_argument("--db", default="sqlite,postgresql")
     parser.add_argument("--steps", default="1000,5000,10000")
     parser.add_argument("--quick", action="store_true", help="smaller samples, for a fast look")
+    parser.add_argument("--only", choices=["verify"], help="run one scenario: verify (forward-auth checks)")
     parser.add_argument("--soak", type=float, nargs="?", const=1800, metavar="SECONDS",
                         help="run only the soak (an office's day) for this long; 1800 s when no number is given")
     args = parser.parse_args()
@@ -397,10 +508,11 @@ def main():
     if args.soak:
         report = asyncio.run(run_soak(args.db.split(","), args.soak))
     else:
-        report = asyncio.run(run(args.db.split(","), [int(s) for s in args.steps.split(",")], args.quick))
+        report = asyncio.run(run(args.db.split(","), [int(s) for s in args.steps.split(",")], args.quick, args.only))
     print(report)
     Path("bench-results").mkdir(exist_ok=True)
-    Path("bench-results/soak.txt" if args.soak else "bench-results/latest.txt").write_text(report + "\n")
+    name = "soak" if args.soak else args.only or "latest"
+    Path(f"bench-results/{name}.txt").write_text(report + "\n")
 
 
 if __name__ == "__main__":

@@ -249,6 +249,42 @@ SPEC = {
                                                                                 "413").items() if status != "200"}},
             },
         },
+        "/auth/verify": {
+            "get": {
+                "summary": "The reverse proxy's check before each request to a protected site (nginx auth_request, "
+                           "Caddy forward_auth, Traefik ForwardAuth); reads the session cookie.",
+                "operationId": "forwardAuthVerify",
+                "parameters": [
+                    {"name": "mode", "in": "query", "required": False,
+                     "description": "`redirect` (Caddy, Traefik): 302 to the login page for page loads.",
+                     "schema": {"type": "string", "enum": ["redirect"]}},
+                    *({"name": name, "in": "header", "required": False, "description": text, "schema": {"type": "string"}}
+                      for name, text in (
+                          ("X-Original-URL", "The URL the browser asked for (nginx)."),
+                          ("X-Original-Method", "Its method (nginx)."),
+                          ("X-Forwarded-Proto", "Caddy, Traefik: its scheme,"),
+                          ("X-Forwarded-Host", "host,"),
+                          ("X-Forwarded-Uri", "path and query,"),
+                          ("X-Forwarded-Method", "and method."))),
+                ],
+                "responses": {
+                    "200": {"description": "Logged in and allowed there. The identity headers are always sent, "
+                                           "empty when unknown.",
+                            "headers": {name: {"description": text, "schema": {"type": "string"}} for name, text in (
+                                ("Remote-User", "The stable user id."), ("Remote-Name", "Nickname, UTF-8."),
+                                ("Remote-Groups", "Groups, comma-separated."), ("Remote-Phone", "Verified phone."))}},
+                    "302": {"description": "Not logged in, `mode=redirect`, a page load: off to the login page.",
+                            "headers": {"Location": {"schema": {"type": "string"}}}},
+                    "400": _json(_ref("Error"), "No original URL in the headers."),
+                    "401": _json(_ref("Error"), "Not logged in. `Location` names the login page with `rd`.",
+                                 {"Location": {"schema": {"type": "string"}}}),
+                    "403": {"description": "Logged in but not allowed there (a page, or JSON when asked), or the "
+                                           "host is not protected.",
+                            "content": {"application/json": {"schema": _ref("Error")},
+                                        "text/html": {"schema": {"type": "string"}}}},
+                },
+            },
+        },
         "/openapi.json": {
             "get": {
                 "summary": "This description.",

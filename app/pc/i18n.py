@@ -72,6 +72,10 @@ TEXT = {
         "login_to_app": "Log in to {app}",
         "phone_app": "Log in to {app}",
         "phone_app_untrusted": "{app} will learn your name and picture.",
+        "denied_title": "Not for this account",
+        "denied_body": "You are logged in as {name}, but {host} is not open to your account. Ask its administrator to add you.",
+        "switch_account": "Log in as someone else",
+        "logged_out": "You are logged out of every site.",
     },
     "zh": {
         "lang": "zh-CN",
@@ -143,6 +147,10 @@ TEXT = {
         "login_to_app": "登录 {app}",
         "phone_app": "登录 {app}",
         "phone_app_untrusted": "{app} 将获得您的昵称和头像。",
+        "denied_title": "此账号无权访问",
+        "denied_body": "您已以 {name} 的身份登录，但 {host} 未对您的账号开放。请联系管理员为您开通。",
+        "switch_account": "换个账号登录",
+        "logged_out": "您已退出所有网站",
     },
 }
 

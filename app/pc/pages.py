@@ -17,11 +17,27 @@ def safe_next(value: str | None) -> str:
     return value
 
 
+def after_login(args) -> str:
+    """Where the login page sends the browser: `rd` on a protected site, else a local `next`, else /."""
+    if args.get("rd"):
+        return current_app.config["PROTECTED_SITES"].return_url(args["rd"]) or safe_next(args["rd"])
+    return safe_next(args.get("next"))
+
+
 @bp.get("/")
 def index():
     login = auth.current_session()
     db.session.commit()
     return render_template("index.html", t=texts(), login=login,
+                           started=_readable(login.created_at) if login else None)
+
+
+@bp.get("/logout")
+def logout_page():
+    """The page a protected site links to as its "log out": one button ends access to every site."""
+    login = auth.current_session()
+    db.session.commit()
+    return render_template("index.html", t=texts(), login=login, logout_page=True,
                            started=_readable(login.created_at) if login else None)
 
 
@@ -36,7 +52,7 @@ def login_page():
     row = pending.find(request.args.get("authorize"), auth.browser_hash())
     db.session.commit()
     if row is None:
-        return render_template("login.html", t=t, next_url=safe_next(request.args.get("next")))
+        return render_template("login.html", t=t, next_url=after_login(request.args))
     # Logging in for another app: the page names it and comes back to finish its request.
     return render_template("login.html", t=t, next_url=url_for("oidc.resume", request_id=row.id),
                            authorize=row.id, app_name=row.client.name)

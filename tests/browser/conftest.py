@@ -22,12 +22,18 @@ expect.set_options(timeout=10_000)
 
 
 @pytest.fixture(scope="session")
-def chromium():
+def playwright():
+    """One Playwright for the whole run (a second one cannot start while it runs)."""
     require_tool(CHROMIUM, "install Debian's chromium package to run the browser tests")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright):
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ def test_property_14_openapi_lists_every_api_route_and_method(app, browser):
     assert spec["openapi"].startswith("3.1")
     served = {}
     for rule in app.url_map.iter_rules():
-        if rule.rule.startswith("/api/") or rule.rule == "/openapi.json":
+        if rule.rule.startswith(("/api/", "/auth/")) or rule.rule == "/openapi.json":
             path = _openapi_path(rule.rule)
             if path.endswith("qr.{kind}"):  # described as its two real files
                 for kind in ("svg", "png"):
