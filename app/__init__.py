@@ -7,11 +7,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import config as config_mod
 from . import tickets, wakeups
 from .errors import register_errorhandlers
-from .extensions import db, migrate
+from .extensions import db, discard_session, migrate, private_file
 
 # Pages may only be framed by nobody: a login QR inside a foreign frame is QRLJacking.
+# Images only from here and the avatar hosts: whoever scans cannot make the page load anything else.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; "
+    "default-src 'self'; img-src 'self' data: {avatar_hosts}; style-src 'self'; script-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 
@@ -19,13 +20,14 @@ CONTENT_SECURITY_POLICY = (
 def create_app(config: dict | None = None) -> Flask:
     """Build the app. `config` (used by tests) overrides what the environment says."""
     app = Flask(__name__, instance_relative_config=True)
-    os.makedirs(app.instance_path, exist_ok=True)
+    _private_instance_folder(app.instance_path)
     app.config.update(config_mod.from_env(instance_path=app.instance_path))
     app.config.update(config or {})
     config_mod.finalize(app.config)
     app.json.sort_keys = False  # answers read in the order they are built
 
     register_extensions(app)
+    register_body_reader(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -36,12 +38,27 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
+def _private_instance_folder(path: str) -> None:
+    """instance/ holds the SQLite database and the development key: this user's eyes only."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    private_file(path)
+
+
 def register_extensions(app: Flask) -> None:
     """The database, migrations and the wake-up hub, bound to this app."""
     db.init_app(app)
+    # Teardowns run last-registered first: this one ends the session before Flask-SQLAlchemy's.
+    app.teardown_appcontext(discard_session)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
                      render_as_batch=True)
     wakeups.init_app(app, catch_up=tickets.changed_since, changes=tickets.moved_in)
+
+
+def register_body_reader(app: Flask) -> None:
+    """Every body is read in full before any view or limit runs (inputs.read_body_first)."""
+    from .inputs import read_body_first
+
+    app.before_request(read_body_first)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -77,6 +94,8 @@ def register_commands(app: Flask) -> None:
 
 def register_response_headers(app: Flask) -> None:
     """Security and caching headers on every answer."""
+    hosts = (*config_mod.WECHAT_AVATAR_HOSTS, *app.config.get("AVATAR_HOSTS", ()))
+    policy = CONTENT_SECURITY_POLICY.format(avatar_hosts=" ".join(f"https://{host}" for host in hosts))
 
     @app.after_request
     def security_headers(response):
@@ -87,7 +106,7 @@ def register_response_headers(app: Flask) -> None:
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "same-origin")
         if response.mimetype == "text/html":
-            headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+            headers.setdefault("Content-Security-Policy", policy)
             headers.setdefault("X-Frame-Options", "DENY")
             headers.setdefault("Cache-Control", "no-store")
         return response

@@ -4,7 +4,7 @@ from functools import wraps
 
 import sqlalchemy as sa
 from flask import current_app, g, request
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, Signer, URLSafeTimedSerializer
 
 from . import clock, errors
 from .extensions import db
@@ -19,9 +19,19 @@ TOUCH_EVERY = timedelta(seconds=60)
 # --- the browser binding: which browser created a ticket ---------------------
 
 def browser_secret() -> str | None:
-    """The secret in the browser's binding cookie, if it sent a plausible one."""
-    secret = request.cookies.get(current_app.config["BIND_COOKIE_NAME"])
-    return secret if secret and len(secret) <= 128 else None
+    """The secret in the browser's binding cookie, if this server issued it.
+
+    The cookie carries the secret and the server's signature of it: a value someone
+    planted in the browser (cookie fixation, so that they could poll its tickets)
+    is not signed and counts as no cookie at all.
+    """
+    value = request.cookies.get(current_app.config["BIND_COOKIE_NAME"])
+    if not value or len(value) > 256:
+        return None
+    try:
+        return _bind_signer().unsign(value).decode()
+    except BadSignature:
+        return None
 
 
 def browser_hash() -> str | None:
@@ -36,6 +46,20 @@ def browser_binding() -> tuple[str, str]:
     return secret, hash_secret(secret)
 
 
+_BIND_SALT = "qrlogin.browser-binding"
+
+
+def _bind_signer() -> Signer:
+    cfg = current_app.config
+    # Signs with the newest key and accepts the older ones, like the mini-program tokens.
+    return Signer([*cfg.get("SECRET_KEY_FALLBACKS", []), cfg["SECRET_KEY"]], salt=_BIND_SALT)
+
+
+def signed_binding(secret: str, secret_key: str) -> str:
+    """The binding cookie's value for `secret` as a server with `secret_key` issues it (for tools)."""
+    return Signer(secret_key, salt=_BIND_SALT).sign(secret).decode()
+
+
 def check_bound(browser_hash: str) -> None:
     """Refuse unless this request comes from the browser holding the binding."""
     if not secret_matches(browser_secret(), browser_hash):
@@ -45,7 +69,7 @@ def check_bound(browser_hash: str) -> None:
 def set_bind_cookie(response, secret: str) -> None:
     cfg = current_app.config
     # Reused across tabs of one browser, so several open login pages all keep working.
-    response.set_cookie(cfg["BIND_COOKIE_NAME"], secret, path="/", secure=cfg["COOKIE_SECURE"],
+    response.set_cookie(cfg["BIND_COOKIE_NAME"], _bind_signer().sign(secret).decode(), path="/", secure=cfg["COOKIE_SECURE"],
                         httponly=True, samesite="Lax")
 
 
@@ -116,11 +140,7 @@ def end_all_sessions(user_id: int) -> int:
         .values(ended_at=now),
         execution_options={"synchronize_session": False},
     ).rowcount
-    # Tokens carry the version they were issued under; bumping it voids them all.
-    db.session.execute(
-        sa.update(User).where(User.id == user_id).values(token_version=User.token_version + 1),
-        execution_options={"synchronize_session": False},
-    )
+    revoke_mp_tokens(user_id)
     return ended
 
 
@@ -193,6 +213,16 @@ def issue_mp_token(user: User) -> tuple[str, int]:
     return _serializer().dumps({"u": user.id, "v": user.token_version}), ttl
 
 
+def revoke_mp_tokens(user_id: int) -> None:
+    """Every mini-program token issued to the user so far gets 401 token_revoked from now on.
+
+    Tokens carry the version they were issued under; bumping it voids them all."""
+    db.session.execute(
+        sa.update(User).where(User.id == user_id).values(token_version=User.token_version + 1),
+        execution_options={"synchronize_session": False},
+    )
+
+
 def mp_user() -> User:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -207,8 +237,10 @@ def mp_user() -> User:
     if not isinstance(data, dict):
         raise errors.InvalidToken()
     user = db.session.get(User, data.get("u")) if isinstance(data.get("u"), int) else None
-    if user is None or user.token_version != data.get("v"):
+    if user is None:
         raise errors.InvalidToken()
+    if user.token_version != data.get("v"):
+        raise errors.TokenRevoked()
     return user
 
 

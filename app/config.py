@@ -18,6 +18,10 @@ APP_ENVS = ("production", "development")
 # Values that appear in this repository or in examples; never a production key.
 KNOWN_WEAK_SECRET_KEYS = {"development-only-secret-key", "test-secret-key", "changeme", "secret", "dev"}
 MIN_SECRET_KEY_LENGTH = 32
+RATE_SETTINGS = ("TICKET_RATE_LIMIT", "TICKET_RATE_LIMIT_PER_ADDRESS", "POLL_RATE_LIMIT", "QR_IMAGE_RATE_LIMIT",
+                 "MP_LOGIN_RATE_LIMIT", "PHONE_RATE_LIMIT")
+# Where WeChat serves profile pictures; AVATAR_HOSTS adds the service's own storage.
+WECHAT_AVATAR_HOSTS = ("thirdwx.qlogo.cn", "wx.qlogo.cn", "mmbiz.qpic.cn")
 
 
 class ConfigError(RuntimeError):
@@ -93,6 +97,14 @@ def _url(environ, name):
     return value
 
 
+def _hosts(environ, name) -> list:
+    hosts = [h.strip().lower() for h in (environ.get(name) or "").split(",") if h.strip()]
+    for host in hosts:
+        if "/" in host or ":" in host or " " in host:
+            raise ConfigError(f"{name} lists host names only (like cdn.example.com), got {host!r}")
+    return hosts
+
+
 def _networks(raw: str, name: str) -> list:
     try:
         return [ipaddress.ip_network(part.strip(), strict=False) for part in raw.split(",") if part.strip()]
@@ -143,6 +155,9 @@ def from_env(environ=None, instance_path=".") -> dict:
         "MP_TOKEN_TTL_SECONDS": _int(environ, "MP_TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=60),
         # The API's bodies are tiny; anything bigger is refused with a JSON 413.
         "MAX_CONTENT_LENGTH": 1024 * 1024,
+        # A body must have arrived this long after the headers (gevent workers), or the
+        # request gets 408: a client trickling its body holds nothing but its own greenlet.
+        "BODY_TIMEOUT_SECONDS": _float(environ, "BODY_TIMEOUT_SECONDS", 10.0, minimum=0.1),
         # --- wake-ups (app/wakeups.py) ---
         # How often each process looks for changes made by other processes.
         "WAKE_CHECK_SECONDS": _float(environ, "WAKE_CHECK_SECONDS", 0.5, minimum=0.01),
@@ -175,10 +190,22 @@ def from_env(environ=None, instance_path=".") -> dict:
         "WECHAT_OA_AES_KEY_PREVIOUS": _text(environ, "WECHAT_OA_AES_KEY_PREVIOUS"),
         # 1: the scan itself logs the PC in, with no confirm step (accepts the QRLJacking risk).
         "OA_SCAN_CONFIRMS": _flag(environ, "OA_SCAN_CONFIRMS"),
+        # Hosts (besides WeChat's) avatar URLs may point to, e.g. your own storage; comma-separated.
+        "AVATAR_HOSTS": _hosts(environ, "AVATAR_HOSTS"),
         # --- abuse limits (app/limits.py); an empty rate or 0 turns one off ---
-        "TICKET_RATE_LIMIT": _rate(environ, "TICKET_RATE_LIMIT", "30/minute"),
-        "MAX_PENDING_TICKETS_PER_IP": _int(environ, "MAX_PENDING_TICKETS_PER_IP", 20),
+        # Counted per browser first; one address (an IPv6 /64) gets a ceiling far higher,
+        # so an office of a few hundred people behind one NAT is never refused.
+        "TICKET_RATE_LIMIT": _rate(environ, "TICKET_RATE_LIMIT", "20/minute"),
+        "TICKET_RATE_LIMIT_PER_ADDRESS": _rate(environ, "TICKET_RATE_LIMIT_PER_ADDRESS", "600/minute"),
+        "MAX_OPEN_TICKETS_PER_BROWSER": _int(environ, "MAX_OPEN_TICKETS_PER_BROWSER", 10),
+        "MAX_OPEN_TICKETS_PER_ADDRESS": _int(environ, "MAX_OPEN_TICKETS_PER_ADDRESS", 1000),
         "POLL_RATE_LIMIT": _rate(environ, "POLL_RATE_LIMIT", "120/minute"),
+        # Long-polls held at once on one ticket (per worker); the page holds one.
+        "MAX_WAITING_POLLS_PER_TICKET": _int(environ, "MAX_WAITING_POLLS_PER_TICKET", 4),
+        # QR images per browser (in wxacode mode each new one is a call to WeChat).
+        "QR_IMAGE_RATE_LIMIT": _rate(environ, "QR_IMAGE_RATE_LIMIT", "30/minute"),
+        # Mini-program sign-ins per address: each one spends WeChat quota and a write.
+        "MP_LOGIN_RATE_LIMIT": _rate(environ, "MP_LOGIN_RATE_LIMIT", "60/minute"),
         # Shared by all workers and machines in production: redis://host:6379/N.
         "RATELIMIT_STORAGE_URI": _text(environ, "RATELIMIT_STORAGE_URI", "memory://"),
         # While that store is unreachable, each process counts in its own memory
@@ -231,7 +258,7 @@ def finalize(config: dict) -> None:
     _finalize_keys(config)
     _finalize_database(config)
     _finalize_cookies(config)
-    for name in ("TICKET_RATE_LIMIT", "POLL_RATE_LIMIT", "PHONE_RATE_LIMIT"):
+    for name in RATE_SETTINGS:
         _check_rate(name, config.get(name) or "")
     if isinstance(config.get("METRICS_ALLOW_IPS"), str):  # a test or caller passed the raw text
         config["METRICS_ALLOW_IPS"] = _networks(config["METRICS_ALLOW_IPS"], "METRICS_ALLOW_IPS")

@@ -9,7 +9,7 @@ from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
 from . import metrics
-from .extensions import db
+from .extensions import db, discard_session
 
 
 class ApiError(Exception):
@@ -39,6 +39,19 @@ class NotAuthenticated(ApiError):
 
 class InvalidToken(ApiError):
     status, code, message = 401, "invalid_token", "The token is missing, invalid or expired; sign in again."
+
+
+class TokenRevoked(ApiError):
+    status, code, message = 401, "token_revoked", "This sign-in was ended (logged out); sign in again."
+
+
+class CrossSiteRequest(ApiError):
+    status, code, message = 403, "cross_site_request", "Requests from other sites are not accepted here."
+
+
+class BodyTimeout(ApiError):
+    status, code, message = 408, "body_timeout", "The request body did not arrive in time."
+    headers = {"Connection": "close"}  # the rest of that body may still be on its way
 
 
 class NotBoundBrowser(ApiError):
@@ -226,9 +239,20 @@ class SlowDown(ApiError):
     status, code, message = 429, "slow_down", "Polling too fast; wait as long as Retry-After says."
 
 
-class TooManyPendingTickets(ApiError):
-    status, code, message = 429, "too_many_pending_tickets", "Too many unused login codes from this address; use one or wait."
+class TooManyOpenTickets(ApiError):
+    status, code, message = 429, "too_many_open_tickets", "This browser holds too many unused login codes; use one or wait."
     headers = {"Retry-After": "30"}
+
+
+class TooManyPendingTickets(ApiError):
+    # Counted per address (per /64 for IPv6), far above what one office behind one NAT needs.
+    status, code, message = 429, "too_many_pending_tickets", "Too many unused login codes from this network; wait a moment."
+    headers = {"Retry-After": "30"}
+
+
+class TooManyWaitingPolls(ApiError):
+    status, code, message = 429, "too_many_waiting_polls", "Too many requests are already waiting on this login code."
+    headers = {"Retry-After": "5"}
 
 
 class ClientNotFound(ApiError):
@@ -292,7 +316,7 @@ def rollback() -> None:
     try:
         db.session.rollback()
     except sa.exc.SQLAlchemyError:
-        db.session.remove()
+        discard_session()
 
 
 def register_errorhandlers(app):

@@ -1,10 +1,12 @@
-"""Abuse limits: how fast one client may create login codes and poll one.
+"""Abuse limits: how fast one client may create login codes, poll one, fetch images, sign in.
 
-Counters live in RATELIMIT_STORAGE_URI (memory by default, Redis in production
-so that every worker and machine shares them). Each app gets its own Limiter,
-so two apps in one process (tests, several configs) never share counters.
-The cap on unused codes per address is not a rate: it is counted in the
-database when a ticket is created (see tickets.create).
+A client is its browser binding where it has one, and otherwise its address
+(the /64 for IPv6, inputs.client_key); per-address limits sit far above what an
+office behind one NAT needs. Counters live in RATELIMIT_STORAGE_URI (memory by
+default, Redis in production so that every worker and machine shares them).
+Each app gets its own Limiter, so two apps in one process (tests, several
+configs) never share counters. The caps on open codes are not rates: they are
+counted in the database when a ticket is created (see tickets.create).
 
 When the shared store (Redis) is unreachable, limits are not dropped and
 requests do not fail: each process counts in its own memory (Flask-Limiter's
@@ -40,15 +42,20 @@ def register_limits(app: Flask) -> None:
     app.extensions["qrlogin_limiter"] = limiter
     # Limits are wrapped around this app's view functions (not decorated at
     # import), so each app's limiter and settings stay its own.
-    views = app.view_functions
-    if app.config.get("TICKET_RATE_LIMIT"):
-        limit = limiter.limit(app.config["TICKET_RATE_LIMIT"], key_func=_ip_key)
-        views["pc.create_ticket"] = limit(views["pc.create_ticket"])
-    if app.config.get("POLL_RATE_LIMIT"):
-        # Per ticket and browser: the login page's long-polls (wait=25) use a
-        # few per minute; only a client re-asking at once many times trips it.
-        limit = limiter.limit(app.config["POLL_RATE_LIMIT"], key_func=_poll_key)
-        views["pc.poll_ticket"] = limit(views["pc.poll_ticket"])
+    cfg, views = app.config, app.view_functions
+
+    def wrap(endpoint, setting, key_func, **options):
+        if cfg.get(setting):
+            views[endpoint] = limiter.limit(cfg[setting], key_func=key_func, **options)(views[endpoint])
+
+    # A browser without a binding yet is only held to its address's (much higher) ceiling.
+    wrap("pc.create_ticket", "TICKET_RATE_LIMIT", _browser_key, exempt_when=lambda: auth.browser_secret() is None)
+    wrap("pc.create_ticket", "TICKET_RATE_LIMIT_PER_ADDRESS", _ip_key)
+    # Per ticket and browser: the login page's long-polls (wait=25) use a
+    # few per minute; only a client re-asking at once many times trips it.
+    wrap("pc.poll_ticket", "POLL_RATE_LIMIT", _poll_key)
+    wrap("pc.ticket_qr", "QR_IMAGE_RATE_LIMIT", _browser_key)
+    wrap("mp.login", "MP_LOGIN_RATE_LIMIT", _ip_key)
 
     if app.config.get("PHONE_RATE_LIMIT"):
         # Per user: each phone-number check costs the company money.
@@ -63,8 +70,14 @@ def register_limits(app: Flask) -> None:
 
 
 def _ip_key() -> str:
-    # Never empty: Flask-Limiter skips a limit whose key is empty.
-    return inputs.client_ip() or "unknown"
+    return "ip:" + inputs.client_key()  # never empty: Flask-Limiter skips a limit whose key is empty
+
+
+def _browser_key() -> str:
+    # Without a binding cookie the caller is not a bound browser; its address keys
+    # it then, so dropping cookies does not reset the count.
+    secret = auth.browser_secret()
+    return "b:" + hash_secret(secret)[:32] if secret else _ip_key()
 
 
 def _mp_user_key() -> str:
@@ -76,11 +89,7 @@ def _mp_user_key() -> str:
 
 def _poll_key() -> str:
     ticket_id = (request.view_args or {}).get("ticket_id", "")[:32]
-    secret = auth.browser_secret()
-    # Without a binding cookie the caller is not the bound browser (it gets 403);
-    # its address keys it then, so dropping cookies does not reset the count.
-    who = hash_secret(secret)[:32] if secret else "ip:" + _ip_key()
-    return f"{ticket_id}:{who}"
+    return f"{ticket_id}:{_browser_key()}"
 
 
 def _retry_after(limiter: Limiter, exc: RateLimitExceeded) -> int:

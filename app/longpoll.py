@@ -7,7 +7,12 @@
 Like authlib's split between an endpoint and its grant: the view reads the
 request and shapes the answer; this module decides what the page gets.
 """
+import threading
 import time
+from collections import Counter
+from contextlib import contextmanager
+
+from flask import current_app
 
 from . import access, auth, clock, errors, metrics, tickets, wakeups
 from .extensions import db
@@ -18,7 +23,7 @@ def wait_for_change(ticket: Ticket, since: str, wait: float) -> Ticket:
     """The ticket once its status differs from `since`, or as it is after `wait` seconds."""
     hub = wakeups.hub()
     deadline = time.monotonic() + wait
-    with metrics.waiting_poll():
+    with _held_on(ticket.id), metrics.waiting_poll():
         while True:
             ticket_id, version = ticket.id, ticket.updated_at
             remaining = deadline - time.monotonic()
@@ -37,6 +42,36 @@ def wait_for_change(ticket: Ticket, since: str, wait: float) -> Ticket:
                 break
     metrics.poll_woken(ticket, since)
     return ticket
+
+
+class _Held:
+    """How many polls this process holds per ticket (a few bytes each, only while held)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.counts = Counter()
+
+
+@contextmanager
+def _held_on(ticket_id: str):
+    """A place among the polls held on one ticket; beyond MAX_WAITING_POLLS_PER_TICKET, 429.
+
+    The page holds one poll at a time: the cap only stops one client from parking
+    thousands of requests (and their memory) on a single code.
+    """
+    cap = current_app.config.get("MAX_WAITING_POLLS_PER_TICKET", 0)
+    held = current_app.extensions.setdefault("qrlogin_held_polls", _Held())
+    with held.lock:
+        if cap and held.counts[ticket_id] >= cap:
+            raise errors.TooManyWaitingPolls()
+        held.counts[ticket_id] += 1
+    try:
+        yield
+    finally:
+        with held.lock:
+            held.counts[ticket_id] -= 1
+            if held.counts[ticket_id] <= 0:
+                del held.counts[ticket_id]
 
 
 def pick_up(ticket: Ticket) -> tuple[Ticket, str | None]:

@@ -106,6 +106,7 @@ class Ticket(db.Model):
            |                 +--cancel--> cancelled
            +--(expires_at passes while pending, scanned or confirmed)--> expired
            +--(the person who scans may not log in: at scan, confirm or pick-up)--> denied
+           +--(the bound browser drops it, "not you?", until picked up)--> cancelled
 
     `browser_hash` binds the ticket to the browser that created it: only that
     browser may poll it or receive the session it yields.
@@ -121,6 +122,8 @@ class Ticket(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow, index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     pc_ip: Mapped[str] = mapped_column(sa.String(64), default="")
+    # What per-client limits count: the address, or its /64 for IPv6 (inputs.client_key).
+    pc_net: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
     pc_user_agent: Mapped[str] = mapped_column(sa.String(512), default="")
     scanned_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -136,7 +139,11 @@ class Ticket(db.Model):
 
     scanned_by: Mapped[User | None] = relationship(lazy="joined")
 
-    __table_args__ = (sa.Index("ix_tickets_pc_ip_status", "pc_ip", "status"),)
+    __table_args__ = (
+        sa.Index("ix_tickets_pc_ip_status", "pc_ip", "status"),
+        sa.Index("ix_tickets_pc_net_status", "pc_net", "status"),
+        sa.Index("ix_tickets_browser_hash_status", "browser_hash", "status"),
+    )
 
     def seconds_left(self) -> int:
         return max(0, int((self.expires_at - clock.utcnow()).total_seconds()))

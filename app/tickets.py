@@ -37,21 +37,32 @@ LIVE = (PENDING, SCANNED, CONFIRMED)  # may still change; expire when expires_at
 _CHANGES_KEY = "qrlogin_ticket_changes"  # session.info: [(ticket id, status reached)] until commit
 
 
-def create(browser_hash: str, pc_ip: str, pc_user_agent: str, *, max_pending: int = 0,
-           ticket_id: str | None = None, qr_url: str | None = None,
-           oidc_request_id: str | None = None) -> Ticket:
-    """A new pending ticket; refused when `pc_ip` already holds `max_pending` unused ones (0: no cap).
+OPEN = (PENDING, SCANNED)  # shown on a PC and not yet decided: what the caps count
 
-    The insert comes first and the count after it, in one transaction: SQLite's
-    write lock (taken by the insert) and, on PostgreSQL, a per-address lock make
-    parallel creations from one address queue, so the count is exact. A refusal
+
+def create(browser_hash: str, pc_ip: str, pc_user_agent: str, *, pc_net: str | None = None,
+           max_per_browser: int = 0, max_per_net: int = 0, oidc_request_id: str | None = None,
+           ticket_id: str | None = None, qr_url: str | None = None) -> Ticket:
+    """A new pending ticket; refused when its browser already holds `max_per_browser` open
+    (pending or scanned, unexpired) tickets, or its network `max_per_net` (0: no cap).
+
+    The browser is counted first: a whole office shares one address, and only a
+    much higher ceiling applies to the address. The insert comes first and the
+    counts after it, in one transaction: SQLite's write lock (taken by the insert)
+    and, on PostgreSQL, per-network and per-browser locks (always taken in that
+    order) make parallel creations queue, so the counts are exact. A refusal
     raises, and the error handler rolls the insert back.
+
+    `ticket_id` and `qr_url` come from the caller when WeChat made the QR for an id
+    chosen beforehand (the Official Account's parametric QR).
     """
     now = clock.utcnow()
     pc_ip = pc_ip[:64]
-    if max_pending > 0 and db.session.get_bind().dialect.name == "postgresql":
+    pc_net = (pc_net or pc_ip)[:64]
+    if (max_per_browser or max_per_net) and db.session.get_bind().dialect.name == "postgresql":
         # Under READ COMMITTED parallel inserts would not see each other's rows.
-        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(pc_ip))))
+        for key in (pc_net, browser_hash):
+            db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(key))))
     ticket = Ticket(
         id=ticket_id or new_ticket_id(),
         status=PENDING,
@@ -60,21 +71,26 @@ def create(browser_hash: str, pc_ip: str, pc_user_agent: str, *, max_pending: in
         updated_at=now,
         expires_at=now + timedelta(seconds=current_app.config["TICKET_TTL_SECONDS"]),
         pc_ip=pc_ip,
+        pc_net=pc_net,
         pc_user_agent=pc_user_agent[:512],
         qr_url=qr_url,
         oidc_request_id=oidc_request_id,
     )
     db.session.add(ticket)
     db.session.flush()
-    if max_pending > 0:
-        pending = db.session.scalar(
-            sa.select(sa.func.count()).select_from(Ticket)
-            .where(Ticket.pc_ip == pc_ip, Ticket.status == PENDING, Ticket.expires_at > now)
-        )
-        if pending > max_pending:  # this ticket included
-            raise errors.TooManyPendingTickets()
+    if max_per_browser > 0 and _open_count(Ticket.browser_hash == browser_hash, now) > max_per_browser:
+        raise errors.TooManyOpenTickets()  # this ticket included
+    if max_per_net > 0 and _open_count(Ticket.pc_net == pc_net, now) > max_per_net:
+        raise errors.TooManyPendingTickets()
     _record(ticket.id, PENDING)
     return ticket
+
+
+def _open_count(whose, now) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(Ticket)
+        .where(whose, Ticket.status.in_(OPEN), Ticket.expires_at > now)
+    )
 
 
 def get(ticket_id: str) -> Ticket:
@@ -120,6 +136,23 @@ def cancel(ticket_id: str, user: User) -> Ticket:
     allowed = sa.and_(Ticket.status == SCANNED, Ticket.scanned_by_id == user.id)
     if not _transition(ticket_id, allowed, CANCELLED, finished_at=clock.utcnow()):
         _refuse(ticket_id, user, "cancel")
+    return get(ticket_id)
+
+
+def drop(ticket_id: str, browser_hash: str) -> Ticket:
+    """The bound browser gives up its code ("not you? get a new code"). Final, like a cancel.
+
+    Allowed until the login is picked up, so a confirm racing the click cannot log
+    the browser in as the person it just refused.
+    """
+    allowed = sa.and_(Ticket.status.in_(LIVE), Ticket.browser_hash == browser_hash)
+    if not _transition(ticket_id, allowed, CANCELLED, finished_at=clock.utcnow()):
+        ticket = get(ticket_id)
+        if ticket.browser_hash != browser_hash:
+            raise errors.NotBoundBrowser()
+        if ticket.status == CANCELLED:
+            return ticket  # dropped already: the same answer again
+        _refuse(ticket_id, None, "drop")
     return get(ticket_id)
 
 
@@ -189,7 +222,7 @@ def _refuse(ticket_id: str, user: User, action: str):
         raise errors.TicketUsed()
     if status == DENIED:
         raise errors.TicketDenied()
-    someone_else = ticket.scanned_by_id is not None and ticket.scanned_by_id != user.id
+    someone_else = user is not None and ticket.scanned_by_id is not None and ticket.scanned_by_id != user.id
     if action == "scan" and someone_else:
         raise errors.TicketTaken()
     if someone_else:

@@ -9,13 +9,14 @@ The identity model:
 - access lists (app/access.py) name people by verified phone, unionid or user id.
 """
 import re
+import unicodedata
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from . import auth, clock, errors
+from . import auth, clock, config, errors
 from .extensions import db
 from .models import AccessEntry, Identity, User
 
@@ -23,6 +24,43 @@ PROVIDERS = ("wechat_mp", "wechat_oa", "dev")
 ENTRY_KINDS = ("phone", "unionid", "user")
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _GROUP = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+
+# What the PC page shows of the person who scanned: whoever scans first chooses it,
+# so it must not be able to reorder or hide the page's own words.
+NICKNAME_MAX_CHARS = 32
+NICKNAME_MAX_WIDTH = 32  # display columns; a Chinese character takes two
+# Bidi embeddings, overrides and isolates; zero-width spaces, joiners and marks.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\u2060\ufeff]")
+
+
+def clean_nickname(text: str) -> str:
+    """The nickname without invisible direction and zero-width characters, trimmed."""
+    return _INVISIBLE.sub("", text).strip()
+
+
+def display_width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 0 if unicodedata.combining(c) else 1
+               for c in text)
+
+
+def _fit(text: str) -> str:
+    """Cut a nickname WeChat gave us to what the page shows (a profile update is refused instead)."""
+    text = clean_nickname(text)[:NICKNAME_MAX_CHARS]
+    while display_width(text) > NICKNAME_MAX_WIDTH:
+        text = text[:-1]
+    return text
+
+
+def avatar_allowed(url: str, extra_hosts=()) -> bool:
+    """https on WeChat's image hosts or the service's own (AVATAR_HOSTS); the service never fetches it."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    host = (parts.hostname or "").lower()
+    return (parts.scheme == "https" and port in (None, 443) and not parts.username and not parts.password
+            and host in (*config.WECHAT_AVATAR_HOSTS, *extra_hosts))
 
 
 def find_or_create(identity: dict) -> User:
@@ -64,7 +102,7 @@ def _find_or_create(provider: str, appid: str, openid: str, unionid: str | None,
         return user
     user = db.session.scalar(sa.select(User).where(User.unionid == unionid)) if unionid else None
     if user is None:
-        user = User(unionid=unionid, nickname=nickname[:64])
+        user = User(unionid=unionid, nickname=_fit(nickname))
         db.session.add(user)
         db.session.flush()
     db.session.add(Identity(user_id=user.id, provider=provider, appid=appid, openid=openid, unionid=unionid))
@@ -82,14 +120,19 @@ def _claim_unionid(user: User, unionid: str) -> None:
     db.session.refresh(user)
 
 
-def update_profile(user: User, *, nickname: str | None = None, avatar_url: str | None = None) -> User:
+def update_profile(user: User, *, nickname: str | None = None, avatar_url: str | None = None,
+                   avatar_hosts=()) -> User:
     """Set what the PC page shows after a scan; the caller commits."""
     if nickname is None and avatar_url is None:
         raise errors.InvalidRequest("Send 'nickname' and/or 'avatar_url'.")
-    if avatar_url is not None:
-        parts = urlsplit(avatar_url)
-        if parts.scheme != "https" or not parts.netloc:
-            raise errors.InvalidRequest("'avatar_url' must be an https:// URL.")
+    if nickname is not None:
+        nickname = clean_nickname(nickname)
+        if not nickname or len(nickname) > NICKNAME_MAX_CHARS or display_width(nickname) > NICKNAME_MAX_WIDTH:
+            raise errors.InvalidRequest(
+                f"'nickname' must show as 1 to {NICKNAME_MAX_WIDTH} columns (a Chinese character takes two).")
+    if avatar_url is not None and not avatar_allowed(avatar_url, avatar_hosts):
+        hosts = ", ".join((*config.WECHAT_AVATAR_HOSTS, *avatar_hosts))
+        raise errors.InvalidRequest(f"'avatar_url' must be an https:// URL on one of: {hosts}.")
     values = {k: v for k, v in (("nickname", nickname), ("avatar_url", avatar_url)) if v is not None}
     db.session.execute(sa.update(User).where(User.id == user.id).values(**values))
     db.session.flush()

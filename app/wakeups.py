@@ -23,6 +23,7 @@ import hashlib
 import logging
 import os
 import socket
+import stat
 import tempfile
 import threading
 import time
@@ -283,8 +284,9 @@ class LocalSocketChannel(_Channel):
     def __init__(self, hub: WakeupHub, database_path: str):
         super().__init__(hub)
         key = hashlib.sha256(os.path.abspath(database_path).encode()).hexdigest()[:16]
-        # Socket paths are limited to ~100 bytes, so the folder lives in the temp dir.
-        self.folder = os.path.join(tempfile.gettempdir(), f"qrlogin-wake-{key}")
+        # Socket paths are limited to ~100 bytes, so the folder cannot sit beside a deep
+        # database path; it lives in a folder only this user may enter.
+        self.folder = os.path.join(private_runtime_dir(), f"wake-{key}")
         self.path = None
         self.sock = None
         self._sender = None
@@ -292,7 +294,8 @@ class LocalSocketChannel(_Channel):
 
     def start(self) -> None:
         try:
-            os.makedirs(self.folder, mode=0o700, exist_ok=True)
+            _private_folder(os.path.dirname(self.folder))
+            _private_folder(self.folder)
             self.path = os.path.join(self.folder, f"{os.getpid()}-{os.urandom(4).hex()}.sock")
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             self.sock.bind(self.path)
@@ -345,6 +348,26 @@ class LocalSocketChannel(_Channel):
                     s.close()
                 except OSError:
                     pass
+
+
+def private_runtime_dir() -> str:
+    """$XDG_RUNTIME_DIR/qrlogin (the user's own, from systemd) or <tmp>/qrlogin-<uid>."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isabs(runtime):
+        return os.path.join(runtime, "qrlogin")
+    return os.path.join(tempfile.gettempdir(), f"qrlogin-{os.geteuid()}")
+
+
+def _private_folder(path: str) -> None:
+    """Make `path` a 0700 folder of this user, or raise OSError: a folder someone else
+    made (or a link they planted) in a shared place is never used."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        raise PermissionError(f"{path} is not a private folder of this user")
 
 
 def _unlink(path: str) -> None:

@@ -25,7 +25,9 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import oa_messages  # noqa: E402
+from app.auth import signed_binding  # noqa: E402
 from app.security import hash_secret, new_secret, new_ticket_id  # noqa: E402
+from bench import live_server  # noqa: E402
 from bench.live_server import LiveServer, migrate  # noqa: E402
 
 from .httpclient import Timer, close, percentile, request  # noqa: E402
@@ -80,6 +82,11 @@ def seed_tickets(url: str, count: int, secret: str) -> list[str]:
 
 # --- client pieces -----------------------------------------------------------
 
+def bind_cookie(secret: str) -> dict:
+    """The binding cookie of the browser the seeded tickets belong to, signed as the server signs it."""
+    return {"Cookie": f"qrl_bind={signed_binding(secret, live_server.SECRET_KEY)}"}
+
+
 class Held:
     """Many waiting polls, opened in paced batches so the listen queue never overflows."""
 
@@ -101,7 +108,7 @@ class Held:
         try:
             response, conn = await request(
                 "127.0.0.1", self.port, "GET", f"/api/tickets/{tid}?wait={self.wait}&since={self.since}",
-                headers={"Cookie": f"qrl_bind={self.secret}"}, timeout=self.wait + 30)
+                headers=bind_cookie(self.secret), timeout=self.wait + 30)
             status = response.json().get("status") if response.status == 200 else str(response.status)
             self.results.append((response.status, status, time.perf_counter() - started))
         except Exception as exc:  # counted as an error
@@ -188,7 +195,7 @@ async def scenario_wake(url: str, background: int, workdir: Path, samples: int =
     with LiveServer(url, workers=2, env=SERVER_ENV, log_path=workdir / "wake-a.log") as a, \
             LiveServer(url, workers=1, env=SERVER_ENV, log_path=workdir / "wake-b.log") as b:
         secret = new_secret()
-        cookie = {"Cookie": f"qrl_bind={secret}"}
+        cookie = bind_cookie(secret)
         held = Held(a.port, seed_tickets(url, background, secret), secret) if background else None
         if held:
             await held.start()

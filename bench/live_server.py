@@ -16,6 +16,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 START_TIMEOUT = 30
+SECRET_KEY = "live-server-test-key"  # known to the benchmark, which binds tickets it seeds itself
 
 
 def free_port() -> int:
@@ -39,14 +40,18 @@ class LiveServer:
         self.env = {
             **os.environ,
             "APP_ENV": "development",
-            "SECRET_KEY": "live-server-test-key",
+            "SECRET_KEY": SECRET_KEY,
             "DATABASE_URL": database_url,
             "BIND": f"127.0.0.1:{self.port}",
             "WEB_CONCURRENCY": str(workers),
             # These tests play many browsers from one address: no per-address limits.
             "TICKET_RATE_LIMIT": "",
-            "MAX_PENDING_TICKETS_PER_IP": "0",
+            "TICKET_RATE_LIMIT_PER_ADDRESS": "",
+            "MAX_OPEN_TICKETS_PER_BROWSER": "0",
+            "MAX_OPEN_TICKETS_PER_ADDRESS": "0",
             "POLL_RATE_LIMIT": "",
+            "QR_IMAGE_RATE_LIMIT": "",
+            "MP_LOGIN_RATE_LIMIT": "",
             **{key: str(value) for key, value in (env or {}).items()},
         }
         self.env.pop("PUBLIC_BASE_URL", None)

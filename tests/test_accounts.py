@@ -290,7 +290,7 @@ def test_blocking_ends_every_pc_session_and_mini_program_token(app, phone):
     log_in(home, phone)
     block(app, phone.user["id"])
     assert office.get("/api/me").status_code == 401 and home.get("/api/me").status_code == 401
-    assert_error(phone.me(), 401, "invalid_token")
+    assert_error(phone.me(), 401, "token_revoked")
     # signing in again works, but logging in anywhere does not
     again = Phone(app.test_client(), "ok-alice").login()
     ticket = app.test_client().post("/api/tickets").get_json()["ticket_id"]

@@ -110,3 +110,23 @@ def test_a_bug_in_a_query_is_still_a_500(app, browser, monkeypatch):
 
     monkeypatch.setattr(tickets, "create", broken)
     assert_error(browser.post("/api/tickets"), 500, "internal_error")
+
+
+def test_a_connection_dying_after_the_answer_was_built_does_not_turn_it_into_a_500(app, browser, monkeypatch):
+    """PostgreSQL restarting ends the connection; ending the request's session then fails to roll back."""
+    ticket_id = browser.post("/api/tickets").get_json()["ticket_id"]
+    real_close, failures = sa.orm.Session.close, []
+
+    def close_on_a_dead_connection(session):
+        if not failures:
+            failures.append("ROLLBACK")
+            raise sa.exc.OperationalError("ROLLBACK", {}, PsycopgOperationalError(
+                "terminating connection due to administrator command"))
+        return real_close(session)
+
+    monkeypatch.setattr(sa.orm.Session, "close", close_on_a_dead_connection)
+    response = browser.get(f"/api/tickets/{ticket_id}")
+    assert failures == ["ROLLBACK"]
+    assert response.status_code == 200 and response.get_json()["status"] == "pending"
+    # The next request gets a fresh session and is served as usual.
+    assert browser.get(f"/api/tickets/{ticket_id}").get_json()["status"] == "pending"

@@ -11,7 +11,7 @@ def test_scan_confirm_logs_the_pc_in(app, browser, fake_wechat):
     assert 0 < ticket["expires_in"] <= 120
 
     phone = Phone(app.test_client(), "ok-carol").login()
-    assert phone.set_profile(nickname="Carol", avatar_url="https://img.example.com/carol.png").status_code == 200
+    assert phone.set_profile(nickname="Carol", avatar_url="https://thirdwx.qlogo.cn/mmopen/carol/132").status_code == 200
 
     scanned = phone.scan(ticket["ticket_id"])
     assert scanned.status_code == 200
@@ -20,7 +20,7 @@ def test_scan_confirm_logs_the_pc_in(app, browser, fake_wechat):
 
     seen = browser.get(f"/api/tickets/{ticket['ticket_id']}").get_json()
     assert seen["status"] == "scanned"
-    assert seen["scanned_by"] == {"nickname": "Carol", "avatar_url": "https://img.example.com/carol.png"}
+    assert seen["scanned_by"] == {"nickname": "Carol", "avatar_url": "https://thirdwx.qlogo.cn/mmopen/carol/132"}
     assert browser.get("/api/me").status_code == 401
 
     assert phone.confirm(ticket["ticket_id"]).get_json()["status"] == "confirmed"

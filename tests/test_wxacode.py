@@ -41,7 +41,10 @@ def test_mini_program_code_is_fetched_once_per_ticket_for_all_workers(wxacode_ap
     first = browser.get(ticket["qr_image_url"]).data
     again = browser.get(ticket["qr_image_url"]).data
     for other_worker in serve(create_app({**config, "QR_MODE": "wxacode"})):
-        from_other = other_worker.test_client().get(ticket["qr_image_url"]).data
+        # The same browser (its binding cookie) reaching another worker.
+        same_browser = other_worker.test_client()
+        same_browser.set_cookie("qrl_bind", browser.get_cookie("qrl_bind").value)
+        from_other = same_browser.get(ticket["qr_image_url"]).data
     assert first == again == from_other
     assert wechat.count(WXACODE) == 1
     assert wechat.count(TOKEN) == 1

@@ -42,6 +42,23 @@ def login():
     return jsonify({"token": token, "expires_in": expires_in, "user": _own_profile(user)})
 
 
+@bp.post("/logout")
+@auth.mp_login_required
+def logout():
+    """Sign this user's mini-program out (every token issued so far); `everywhere` ends their PC sessions too."""
+    data = json_body() if request.content_length else {}
+    everywhere = data.get("everywhere", False)
+    if not isinstance(everywhere, bool):
+        raise errors.InvalidRequest("'everywhere' must be true or false.")
+    if everywhere:
+        ended = auth.end_all_sessions(g.mp_user.id)
+    else:
+        auth.revoke_mp_tokens(g.mp_user.id)
+        ended = 0
+    db.session.commit()
+    return jsonify({"logged_out": True, "pc_sessions_ended": ended})
+
+
 @bp.get("/me")
 @auth.mp_login_required
 def me():
@@ -53,8 +70,9 @@ def me():
 @auth.mp_login_required
 def update_me():
     data = json_body()
-    user = users.update_profile(g.mp_user, nickname=text_field(data, "nickname", max_len=32, required=False),
-                                avatar_url=text_field(data, "avatar_url", max_len=512, required=False))
+    user = users.update_profile(g.mp_user, nickname=text_field(data, "nickname", max_len=64, required=False),
+                                avatar_url=text_field(data, "avatar_url", max_len=512, required=False),
+                                avatar_hosts=current_app.config["AVATAR_HOSTS"])
     db.session.commit()
     return jsonify({"user": _own_profile(user)})
 

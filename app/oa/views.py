@@ -5,6 +5,7 @@ In development without an Official Account, /oa/dev/<ticket> plays WeChat's part
 import secrets
 
 from flask import current_app, jsonify, render_template, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import clock, errors, metrics, oa_login, oa_messages, tickets
 from ..extensions import db
@@ -30,11 +31,13 @@ def callback():
         if not 0 < len(echostr) <= 128:
             raise errors.InvalidRequest("'echostr' is required.")
         return current_app.response_class(echostr, mimetype="text/plain")
-    request.max_content_length = oa_messages.MAX_BODY_BYTES  # larger bodies are a JSON 413
     crypto = oa_login.crypto()
     try:
-        oa_messages.check_query(token, request.args, clock.utcnow())  # before a byte of the body is read
-        message = oa_messages.unwrap(token, crypto, request.args, request.get_data(cache=False))
+        oa_messages.check_query(token, request.args, clock.utcnow())  # before a byte of the body is parsed
+        body = request.get_data()  # already read, within MAX_CONTENT_LENGTH (inputs.read_body_first)
+        if len(body) > oa_messages.MAX_BODY_BYTES:  # WeChat's pushes are a few hundred bytes
+            raise RequestEntityTooLarge()
+        message = oa_messages.unwrap(token, crypto, request.args, body)
         outcome, text = oa_login.receive(message, public_base_url())
         db.session.commit()
     except errors.ApiError as exc:  # counted, so a wrong token or key shows on the dashboard

@@ -31,11 +31,12 @@ _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before asking ag
 
 _ERRORS = {
     "400": "Bad input: wrong type, missing field, out of range.",
-    "401": "Missing or invalid token or session.",
-    "403": "Not allowed: another browser's ticket, another person's scan, an account that may not log in "
-           "(access_denied), or a phone number to share first (phone_required).",
+    "401": "Missing, invalid or revoked (logged out) token, or no session.",
+    "403": "Not allowed: another browser's ticket, another person's scan, a request from another site, "
+           "an account that may not log in (access_denied), or a phone number to share first (phone_required).",
     "404": "Unknown ticket, session or path.",
     "409": "That step is not allowed for this ticket now.",
+    "408": "The body did not arrive in time.",
     "410": "The ticket expired, was cancelled or was used.",
     "413": "The body is over 1 MB.",
     "415": "The body is not JSON.",
@@ -59,8 +60,10 @@ def _profile_update(summary: str, operation_id: str) -> dict:
         "operationId": operation_id,
         "security": _BEARER,
         "requestBody": _json_body(_obj({
-            "nickname": {"type": "string", "minLength": 1, "maxLength": 32},
-            "avatar_url": {"type": "string", "format": "uri", "maxLength": 512},
+            "nickname": {"type": "string", "minLength": 1, "maxLength": 64,
+                         "description": "At most 32 columns wide once invisible characters are removed."},
+            "avatar_url": {"type": "string", "format": "uri", "maxLength": 512,
+                           "description": "https on WeChat's image hosts or the service's AVATAR_HOSTS."},
         }, required=[])),
         "responses": _responses("200", _json(_obj({"user": _ref("OwnUser")}), "The user."), "400", "401", "415"),
     }
@@ -85,7 +88,10 @@ _OA_TEXT = {"description": "The echoed string.", "content": {"text/plain": {"sch
 def _qr_image(kind: str, mimetype: str) -> dict:
     image = {"description": "The QR image.", "content": {mimetype: {"schema": {"type": "string"}}}}
     return {"get": {"summary": f"The ticket's QR code as {kind.upper()}.", "operationId": f"ticketQr{kind.title()}",
-                    "parameters": [_TICKET_ID], "responses": _responses("200", image, "404")}}
+                    "parameters": [_TICKET_ID],
+                    "responses": _responses("200", image, "403", "404", "410", "429")}}
+
+_EVERYWHERE = _obj({"everywhere": {"type": "boolean", "default": False}}, required=[])
 
 # Mini-program calls that take no body still refuse a non-JSON one (415).
 _MP_TICKET_ERRORS = ("401", "403", "404", "409", "410", "415")
@@ -102,9 +108,10 @@ SPEC = {
         "/api/tickets": {
             "post": {
                 "summary": "Create a login ticket (PC browser). Sets the HttpOnly browser-binding cookie. "
+                           "No body (or JSON); form bodies and other sites' requests are refused. "
                            "With QR_MODE=official_account WeChat makes the QR first (502/503 when it cannot).",
                 "operationId": "createTicket",
-                "responses": _responses("201", _json(_ref("NewTicket"), "The new ticket."), "429", "502", "503"),
+                "responses": _responses("201", _json(_ref("NewTicket"), "The new ticket."), "403", "415", "429", "502", "503"),
             },
         },
         "/api/tickets/{ticket_id}": {
@@ -125,6 +132,15 @@ SPEC = {
                     "400", "403", "404", "429"),
             },
         },
+        "/api/tickets/{ticket_id}/cancel": {
+            "post": {
+                "summary": "The browser that created the ticket drops it (\"not you? get a new code\"); final.",
+                "operationId": "dropTicket",
+                "parameters": [_TICKET_ID],
+                "responses": _responses("200", _json(_ref("TicketState"), "Cancelled."),
+                                        "403", "404", "409", "410", "415"),
+            },
+        },
         "/api/tickets/{ticket_id}/qr.svg": _qr_image("svg", "image/svg+xml"),
         "/api/tickets/{ticket_id}/qr.png": _qr_image("png", "image/png"),
         "/api/me": {
@@ -137,11 +153,12 @@ SPEC = {
         },
         "/api/logout": {
             "post": {
-                "summary": "End this browser's session on the server. JSON only, so a cross-site form cannot.",
+                "summary": "End this browser's session on the server (with `everywhere`, every session and "
+                           "mini-program token of the user). JSON only, so a cross-site form cannot.",
                 "operationId": "logout",
-                "requestBody": _json_body({"type": "object"}),
+                "requestBody": _json_body(_EVERYWHERE),
                 "responses": _responses("200", _json(_obj({"logged_out": {"type": "boolean"}}),
-                                                     "Whether a session was ended."), "415"),
+                                                     "Whether a session was ended."), "400", "415"),
             },
         },
         "/api/mp/login": {
@@ -153,6 +170,18 @@ SPEC = {
                     "200", _json(_obj({"token": {"type": "string"}, "expires_in": {"type": "integer"},
                                        "user": _ref("OwnUser")}), "A mini-program token."),
                     "400", "403", "415", "429", "502", "503"),
+            },
+        },
+        "/api/mp/logout": {
+            "post": {
+                "summary": "Sign the mini-program out: every token issued to this user so far gets 401 "
+                           "token_revoked; with `everywhere`, every PC session of the user ends too.",
+                "operationId": "mpLogout",
+                "security": _BEARER,
+                "requestBody": _json_body(_EVERYWHERE, required=False),
+                "responses": _responses(
+                    "200", _json(_obj({"logged_out": {"const": True}, "pc_sessions_ended": {"type": "integer"}}),
+                                 "Signed out."), "400", "401", "415"),
             },
         },
         "/api/mp/me": {

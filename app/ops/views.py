@@ -65,11 +65,17 @@ def _allow_scraper() -> None:
     raise errors.MetricsForbidden()
 
 
+# Headers a proxy adds when it passes a request on; any of them means the peer is a proxy.
+PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP", "X-Forwarded-Host", "X-Forwarded-Proto")
+
+
 def _peer_allowed(networks) -> bool:
     # A proxy on this host makes every visitor look like 127.0.0.1: a request that
-    # came through one is trusted by address only when ProxyFix resolved the client.
-    forwarded = "X-Forwarded-For" in request.headers
-    if forwarded and "werkzeug.proxy_fix.orig" not in request.environ:
+    # came through one is trusted by address only when ProxyFix (PROXY_FIX_HOPS)
+    # resolved the client from X-Forwarded-For.
+    proxied = any(name in request.headers for name in PROXY_HEADERS)
+    resolved = "werkzeug.proxy_fix.orig" in request.environ and "X-Forwarded-For" in request.headers
+    if proxied and not resolved:
         return False
     try:
         peer = ipaddress.ip_address(request.remote_addr or "")

@@ -3,23 +3,30 @@ from flask import current_app, jsonify, make_response, request
 
 from .. import auth, errors, longpoll, oa_login, tickets
 from ..extensions import db
-from ..inputs import (choice_arg, client_ip, json_body, number_arg, public_base_url, require_json, text_field,
-                      user_agent)
+from ..inputs import (choice_arg, client_ip, client_key, json_body, number_arg, public_base_url, require_json,
+                      same_site_only, text_field, user_agent)
 from ..provider import pending
-from ..security import new_ticket_id
+from ..security import hash_secret, new_ticket_id
 from . import bp, qrcodes
+
+
+# Why a ticket has no image any more.
+_FINISHED = {tickets.EXPIRED: errors.TicketExpired, tickets.CANCELLED: errors.TicketCancelled}
 
 
 @bp.post("/api/tickets")
 def create_ticket():
+    same_site_only()  # another site's form must not mint codes in this browser's name
+    cfg = current_app.config
     secret, browser_hash = auth.browser_binding()
     oidc_request_id = _authorization_request(browser_hash)
     ticket_id = qr_url = None
     if oa_login.enabled():  # WeChat makes the QR first: a failure leaves no ticket behind
         ticket_id = new_ticket_id()
         qr_url = oa_login.make_qr(ticket_id, public_base_url())
-    ticket = tickets.create(browser_hash, client_ip(), user_agent(),
-                            max_pending=current_app.config["MAX_PENDING_TICKETS_PER_IP"],
+    ticket = tickets.create(browser_hash, client_ip(), user_agent(), pc_net=client_key(),
+                            max_per_browser=cfg["MAX_OPEN_TICKETS_PER_BROWSER"],
+                            max_per_net=cfg["MAX_OPEN_TICKETS_PER_ADDRESS"],
                             ticket_id=ticket_id, qr_url=qr_url, oidc_request_id=oidc_request_id)
     db.session.commit()
     body = {**ticket.to_dict(), **qrcodes.for_new_ticket(ticket),
@@ -47,11 +54,29 @@ def ticket_qr(ticket_id, kind):
     if kind not in ("svg", "png"):
         raise errors.NotFound("QR images are served as qr.svg or qr.png.")
     ticket = tickets.get(ticket_id)
+    # Only the page that shows the code gets its image, and only while it can be
+    # scanned: nobody else can farm live codes or keep drawing old ones (in wxacode
+    # mode each image is a call to WeChat).
+    auth.check_bound(ticket.browser_hash)
     db.session.commit()
+    if ticket.status not in tickets.OPEN:
+        raise _FINISHED.get(ticket.status, errors.TicketUsed)()
     image, mimetype = qrcodes.image(ticket, kind)
     response = current_app.response_class(image, mimetype=mimetype)
     response.headers["Cache-Control"] = "private, max-age=300"
     return response
+
+
+@bp.post("/api/tickets/<ticket_id>/cancel")
+def drop_ticket(ticket_id):
+    """The page drops its code ("not you? get a new code"); then it asks for a fresh one."""
+    same_site_only()
+    secret = auth.browser_secret()
+    if secret is None:
+        raise errors.NotBoundBrowser()
+    ticket = tickets.drop(ticket_id, hash_secret(secret))
+    db.session.commit()
+    return jsonify(ticket.to_dict())
 
 
 @bp.get("/api/tickets/<ticket_id>")
@@ -82,11 +107,16 @@ def me():
 
 @bp.post("/api/logout")
 def logout():
+    """End this browser's session; with {"everywhere": true} every session and mini-program token of the user."""
     # A JSON content type cannot be sent cross-site without a CORS preflight,
     # so another site cannot log the user out with a hidden form.
-    require_json()
+    everywhere = json_body().get("everywhere", False)
+    if not isinstance(everywhere, bool):
+        raise errors.InvalidRequest("'everywhere' must be true or false.")
     login = auth.current_session()
-    if login is not None:
+    if login is not None and everywhere:
+        auth.end_all_sessions(login.user_id)
+    elif login is not None:
         auth.end_session(login)
     db.session.commit()
     response = jsonify({"logged_out": login is not None})

@@ -214,6 +214,19 @@
   // A broken avatar link shows no broken-image icon, just the nickname.
   el('qrl-avatar').addEventListener('error', function () { this.hidden = true; });
 
+  // "Not you?": the scanned code is cancelled on the server (so whoever scanned it
+  // can no longer confirm it), then a fresh code is shown.
+  el('qrl-not-you').addEventListener('click', function () {
+    abortInFlight();
+    generation += 1;  // whatever the old poll still answers is ignored
+    autoRefreshes = 0;
+    say(T.loading);
+    fetch('/api/tickets/' + encodeURIComponent(ticket.ticket_id) + '/cancel',
+          {method: 'POST', credentials: 'same-origin', headers: {'Accept': 'application/json'}})
+      .catch(function () { return null; })
+      .then(function () { newTicket(); });
+  });
+
   refreshBtn.addEventListener('click', function () {
     autoRefreshes = 0;
     newTicket();

@@ -51,9 +51,9 @@ test('login, scan, confirm: the waiting PC is logged in as this user', live, asy
   const wx = newPhone('node-alice');
   const user = await api.login();
   assert.match(user.id, /^u_/);
-  const profile = await api.updateProfile({nickname: 'Node Alice', avatarUrl: 'https://cdn.example.com/alice.png'});
+  const profile = await api.updateProfile({nickname: 'Node Alice', avatarUrl: 'https://thirdwx.qlogo.cn/mmopen/alice/132'});
   assert.equal(profile.nickname, 'Node Alice');
-  assert.equal(profile.avatar_url, 'https://cdn.example.com/alice.png');
+  assert.equal(profile.avatar_url, 'https://thirdwx.qlogo.cn/mmopen/alice/132');
 
   const pc = await newPc();
   const ticketId = api.ticketIdFromQr(pc.ticket.qr_content);
@@ -67,7 +67,7 @@ test('login, scan, confirm: the waiting PC is logged in as this user', live, asy
   assert.ok(Date.parse(scanned.pc.created_at) > 0);
   const seen = await waiting;
   assert.equal(seen.body.status, 'scanned');
-  assert.deepEqual(seen.body.scanned_by, {nickname: 'Node Alice', avatar_url: 'https://cdn.example.com/alice.png'});
+  assert.deepEqual(seen.body.scanned_by, {nickname: 'Node Alice', avatar_url: 'https://thirdwx.qlogo.cn/mmopen/alice/132'});
 
   const waitingForConfirm = pc.poll('scanned');
   assert.equal((await api.confirm(ticketId)).status, 'confirmed');

@@ -90,6 +90,25 @@ def test_cancel_on_the_phone_offers_a_fresh_code(live_server, open_login_page, m
     expect(login.refresh).to_be_hidden()
 
 
+def test_not_you_drops_the_scanned_code_and_shows_a_fresh_one(live_server, open_login_page, make_phone):
+    login = open_login_page(live_server)
+    dropped = login.ticket["ticket_id"]
+    phone = make_phone(live_server, "intruder", nickname="Intruder")
+    phone.scan(dropped)
+    expect(login.status).to_have_text(words("en", "scanned", name="Intruder"))
+    not_you = login.page.locator("#qrl-not-you")
+    expect(not_you).to_have_text(words("en", "not_you"))
+
+    with login.expect_new_ticket():
+        not_you.click()
+    assert login.ticket["ticket_id"] != dropped
+    login.expect_qr_of_current_ticket()
+    expect(login.status).to_have_text(words("en", "pending"))
+    # The person who scanned the dropped code can no longer confirm it.
+    refused = phone.confirm(dropped)
+    assert refused.status_code == 410 and refused.json()["error"]["code"] == "ticket_cancelled"
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_someone_not_allowed_is_refused_and_the_page_offers_a_new_code(start_live_server, open_login_page,
                                                                       make_phone, lang):

@@ -25,7 +25,7 @@ def test_discovery_announces_the_code_flow_with_s256_only(browser):
 
 
 def test_scan_logs_the_person_in_to_the_app(browser, phone, register):
-    phone.set_profile(nickname="Alice", avatar_url="https://avatars.example.test/alice.png")
+    assert phone.set_profile(nickname="Alice", avatar_url="https://thirdwx.qlogo.cn/mmopen/alice/132").status_code == 200
     app_ = register()
     response = scan_login(browser, phone, app_.authorize_url(scope="openid profile offline_access"))
     params = redirect_params(response)
@@ -45,7 +45,7 @@ def test_scan_logs_the_person_in_to_the_app(browser, phone, register):
 
     info = app_.userinfo(body["access_token"]).get_json()
     assert info["sub"] == claims["sub"]
-    assert info["name"] == "Alice" and info["picture"] == "https://avatars.example.test/alice.png"
+    assert info["name"] == "Alice" and info["picture"] == "https://thirdwx.qlogo.cn/mmopen/alice/132"
 
 
 def logged_in_code(browser, phone, app_, **extra):

@@ -7,8 +7,8 @@ from app import security
 from ..support.assertions import assert_error
 
 
-def test_property_02_ticket_ids_have_128_random_bits_in_at_most_32_chars(browser):
-    ids = {browser.post("/api/tickets").get_json()["ticket_id"] for _ in range(15)}
+def test_property_02_ticket_ids_have_128_random_bits_in_at_most_32_chars(app):
+    ids = {app.test_client().post("/api/tickets").get_json()["ticket_id"] for _ in range(15)}
     assert len(ids) == 15
     for ticket_id in ids:
         assert len(ticket_id) <= 32

@@ -4,10 +4,10 @@ from ..support.assertions import assert_error
 
 
 def test_property_07_bound_browser_sees_only_nickname_and_avatar(browser, ticket, phone):
-    phone.set_profile(nickname="Alice", avatar_url="https://img.example.com/a.png")
+    phone.set_profile(nickname="Alice", avatar_url="https://thirdwx.qlogo.cn/mmopen/a/132")
     phone.scan(ticket["ticket_id"])
     body = browser.get(f"/api/tickets/{ticket['ticket_id']}").get_json()
-    assert body["scanned_by"] == {"nickname": "Alice", "avatar_url": "https://img.example.com/a.png"}
+    assert body["scanned_by"] == {"nickname": "Alice", "avatar_url": "https://thirdwx.qlogo.cn/mmopen/a/132"}
     assert set(body) == {"ticket_id", "status", "expires_in", "expires_at", "scanned_by"}
     text = str(body)
     for private in ("o-alice", "u-alice", "openid", "unionid", "session_key"):

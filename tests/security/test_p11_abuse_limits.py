@@ -1,5 +1,5 @@
-"""Property 11: abuse limits. Ticket creation is rate-limited per client IP, unused (pending)
-tickets per IP are capped, polling faster than allowed gets 429 + Retry-After (RFC 8628 5.5's
+"""Property 11: abuse limits. Ticket creation is rate-limited per client IP, open (pending or
+scanned) tickets per IP are capped, polling faster than allowed gets 429 + Retry-After (RFC 8628 5.5's
 slow_down), counters can live in Redis so every worker shares them, and X-Forwarded-For is only
 believed for the configured number of proxies. Stops flooding the ticket table, QR farming for
 QRLJacking and brute polling."""
@@ -13,14 +13,14 @@ import redis
 from app import create_app
 from app.config import ConfigError, from_env
 
+from ..support.apps import NO_LIMITS
 from ..support.assertions import assert_error
 
 REDIS_URI = "redis://127.0.0.1:6379/4"  # this suite's own Redis database number
 
 
 def make_app(config, **overrides):
-    settings = {"TICKET_RATE_LIMIT": "", "MAX_PENDING_TICKETS_PER_IP": 0, "POLL_RATE_LIMIT": ""}
-    return create_app({**config, **settings, **overrides})
+    return create_app({**config, **NO_LIMITS, **overrides})
 
 
 def create(client, ip="127.0.0.1", **kwargs):
@@ -35,8 +35,11 @@ def assert_429(response, code):
 
 def test_property_11_safe_limits_are_on_by_default():
     config = from_env({"APP_ENV": "development"})
-    assert config["TICKET_RATE_LIMIT"] == "30/minute"
-    assert config["MAX_PENDING_TICKETS_PER_IP"] == 20
+    # Per browser first; per address far higher, for an office of a few hundred behind one NAT.
+    assert config["TICKET_RATE_LIMIT"] == "20/minute"
+    assert config["TICKET_RATE_LIMIT_PER_ADDRESS"] == "600/minute"
+    assert config["MAX_OPEN_TICKETS_PER_BROWSER"] == 10
+    assert config["MAX_OPEN_TICKETS_PER_ADDRESS"] == 1000
     assert config["POLL_RATE_LIMIT"] == "120/minute"
     assert config["RATELIMIT_STORAGE_URI"] == "memory://"
     assert config["PROXY_FIX_HOPS"] == 0
@@ -48,35 +51,36 @@ def test_property_11_a_nonsense_rate_is_refused_at_start(config):
 
 
 def test_property_11_ticket_creation_is_rate_limited_per_ip(config):
-    app = make_app(config, TICKET_RATE_LIMIT="3/minute")
-    client = app.test_client()
-    for _ in range(3):
-        assert create(client).status_code == 201
-    assert_429(create(client), "rate_limited")
+    app = make_app(config, TICKET_RATE_LIMIT_PER_ADDRESS="3/minute")
+    for _ in range(3):  # fresh cookie jars: dropping cookies does not reset the count
+        assert create(app.test_client()).status_code == 201
+    assert_429(create(app.test_client()), "rate_limited")
     # Another address has its own allowance.
     assert create(app.test_client(), ip="192.0.2.1").status_code == 201
 
 
 def test_property_11_pending_tickets_per_ip_are_capped(config, clock):
-    app = make_app(config, MAX_PENDING_TICKETS_PER_IP=3)
-    client = app.test_client()
-    made = [create(client).get_json()["ticket_id"] for _ in range(3)]
+    app = make_app(config, MAX_OPEN_TICKETS_PER_ADDRESS=3)
+    made = [create(app.test_client()).get_json()["ticket_id"] for _ in range(3)]
     assert all(made)
-    assert_429(create(client), "too_many_pending_tickets")
-    assert create(client, ip="192.0.2.1").status_code == 201
-    # A code that has been scanned is no longer unused...
+    assert_429(create(app.test_client()), "too_many_pending_tickets")
+    assert create(app.test_client(), ip="192.0.2.1").status_code == 201
+    # A scanned code is still open (it can be confirmed); a decided one is not...
     from ..support.phone import Phone
 
-    Phone(app.test_client(), "ok-jun").login().scan(made[0])
-    assert create(client).status_code == 201
-    assert_429(create(client), "too_many_pending_tickets")
+    phone = Phone(app.test_client(), "ok-jun").login()
+    phone.scan(made[0])
+    assert_429(create(app.test_client()), "too_many_pending_tickets")
+    phone.cancel(made[0])
+    assert create(app.test_client()).status_code == 201
+    assert_429(create(app.test_client()), "too_many_pending_tickets")
     # ...and expired codes do not count, even before anything marks them expired.
     clock.advance(app.config["TICKET_TTL_SECONDS"] + 1)
-    assert create(client).status_code == 201
+    assert create(app.test_client()).status_code == 201
 
 
 def test_property_11_pending_cap_holds_under_concurrent_creation(config):
-    app = make_app(config, MAX_PENDING_TICKETS_PER_IP=5)
+    app = make_app(config, MAX_OPEN_TICKETS_PER_ADDRESS=5)
     statuses, barrier = [], threading.Barrier(12)
 
     def run():
@@ -122,7 +126,7 @@ def test_property_11_default_poll_limit_leaves_room_for_the_login_page(app, brow
 
 
 def test_property_11_forwarded_for_is_ignored_without_proxy_hops(config):
-    app = make_app(config, TICKET_RATE_LIMIT="3/minute")
+    app = make_app(config, TICKET_RATE_LIMIT_PER_ADDRESS="3/minute")
     client = app.test_client()
     for n in range(3):
         created = create(client, headers={"X-Forwarded-For": f"198.51.100.{n}"})
@@ -134,7 +138,7 @@ def test_property_11_forwarded_for_is_ignored_without_proxy_hops(config):
 
 
 def test_property_11_with_one_hop_only_the_proxys_entry_counts(config):
-    app = make_app(config, TICKET_RATE_LIMIT="3/minute", PROXY_FIX_HOPS=1)
+    app = make_app(config, TICKET_RATE_LIMIT_PER_ADDRESS="3/minute", PROXY_FIX_HOPS=1)
     client = app.test_client()
     for n in range(3):
         # The client forges the left part; our proxy appended the right-most address.
@@ -167,7 +171,7 @@ def redis_uri():
 
 def test_property_11_limits_are_shared_by_workers_through_redis(config, redis_uri):
     # Two apps stand for two workers (or machines); a fresh prefix keeps runs apart.
-    shared = {"TICKET_RATE_LIMIT": "3/minute", "RATELIMIT_STORAGE_URI": redis_uri,
+    shared = {"TICKET_RATE_LIMIT_PER_ADDRESS": "3/minute", "RATELIMIT_STORAGE_URI": redis_uri,
               "RATELIMIT_KEY_PREFIX": "qrlogin-test-" + uuid.uuid4().hex}
     worker_a, worker_b = make_app(config, **shared), make_app(config, **shared)
     assert create(worker_a.test_client()).status_code == 201

@@ -1,6 +1,8 @@
 """Property 13 (second half): a hypothesis state machine plays creators, two phones and strangers
-against the real app in-process, in any order, while the clock moves. Whatever happens: at most one
-session per ticket, a ticket's status only moves forward, strangers never get a session, no 5xx."""
+against the real app in-process, in any order, while the clock moves; phones log out (or out
+everywhere) and sign in again, and PCs drop scanned codes. Whatever happens: at most one session per
+ticket, a ticket's status only moves forward, strangers never get a session, a logged-out phone's
+token is refused with token_revoked and changes nothing, no 5xx."""
 import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -16,6 +18,7 @@ from app import create_app
 from app.extensions import db
 from app.models import LoginSession
 
+from ..support.apps import NO_LIMITS
 from ..support.assertions import cookie_value
 from ..support.phone import Phone
 
@@ -23,7 +26,7 @@ from ..support.phone import Phone
 FORWARD = {
     "pending": {"pending", "scanned", "confirmed", "consumed", "cancelled", "expired"},
     "scanned": {"scanned", "confirmed", "consumed", "cancelled", "expired"},
-    "confirmed": {"confirmed", "consumed", "expired"},
+    "confirmed": {"confirmed", "consumed", "cancelled", "expired"},  # the PC may still drop it
     "consumed": {"consumed"},
     "cancelled": {"cancelled"},
     "expired": {"expired"},
@@ -57,6 +60,9 @@ def build_machine(app, phones, clock):
             super().__init__()
             self.all = []
             self.stranger = app.test_client()
+            self.revoked = set()  # phones whose token was revoked by a logout
+            for phone in phones:
+                phone.login()
 
         @initialize()
         def first_ticket(self):
@@ -74,6 +80,9 @@ def build_machine(app, phones, clock):
 
         def _step(self, ticket, who, action):
             response = phones[who].post(ticket.id, action)
+            if who in self.revoked:
+                assert response.status_code == 401 and response.get_json()["error"]["code"] == "token_revoked"
+                return
             assert response.status_code in STEP_ANSWERS, response.get_json()
             if response.status_code == 200:
                 ticket.saw(response.get_json()["status"])
@@ -120,6 +129,29 @@ def build_machine(app, phones, clock):
             assert cookie_value(response, "qrl_session") is None
             assert stranger.get("/api/me").status_code == 401
 
+        @rule(who=USERS, everywhere=st.booleans())
+        def phone_logs_out(self, who, everywhere):
+            response = phones[who].client.post("/api/mp/logout", headers=phones[who].headers(),
+                                               json={"everywhere": everywhere})
+            if who in self.revoked:
+                assert response.status_code == 401
+            else:
+                assert response.status_code == 200
+                self.revoked.add(who)
+
+        @rule(who=USERS)
+        def phone_signs_in_again(self, who):
+            phones[who].login()
+            self.revoked.discard(who)
+
+        @rule(age=AGES)
+        def drop_as_creator(self, age):
+            ticket = self._ticket(age)
+            response = ticket.browser.post(f"/api/tickets/{ticket.id}/cancel")
+            assert response.status_code in (200, 410), response.get_json()
+            if response.status_code == 200:
+                ticket.saw(response.get_json()["status"])
+
         @rule(seconds=st.sampled_from([1, 5, 30, 130]))
         def move_clock(self, seconds):
             clock.advance(seconds)
@@ -140,7 +172,7 @@ def build_machine(app, phones, clock):
 
 
 def test_property_13_login_state_machine_keeps_its_invariants(config, clock):
-    app = create_app({**config, "TICKET_RATE_LIMIT": "", "MAX_PENDING_TICKETS_PER_IP": 0, "POLL_RATE_LIMIT": ""})
+    app = create_app({**config, **NO_LIMITS})
     app.testing = False  # a 5xx must come back as an answer, not as an exception in the test
     phones = [Phone(app.test_client(), "ok-alice").login(), Phone(app.test_client(), "ok-bob").login()]
     machine = build_machine(app, phones, clock)

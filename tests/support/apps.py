@@ -8,6 +8,12 @@ from app.extensions import db
 from .fake_wechat import OA_AES_KEY, OA_APPID, OA_SECRET, OA_TOKEN
 
 
+# Settings that turn every per-client limit off, for tests that play many clients from one address.
+NO_LIMITS = {"TICKET_RATE_LIMIT": "", "TICKET_RATE_LIMIT_PER_ADDRESS": "", "MAX_OPEN_TICKETS_PER_BROWSER": 0,
+             "MAX_OPEN_TICKETS_PER_ADDRESS": 0, "POLL_RATE_LIMIT": "", "QR_IMAGE_RATE_LIMIT": "",
+             "MP_LOGIN_RATE_LIMIT": ""}
+
+
 def serve(app):
     """Yield the app, then stop its waiters and close its database connections."""
     yield app
