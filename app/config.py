@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 WECHAT_API_BASE = "https://api.weixin.qq.com"
-QR_MODES = ("url", "wxacode")
+QR_MODES = ("url", "wxacode", "official_account")
 WECHAT_ENV_VERSIONS = ("release", "trial", "develop")
 WAKE_CHANNELS = ("auto", "none")
 LOG_FORMATS = ("json", "text")
@@ -52,6 +52,15 @@ def _float(environ, name, default, minimum=0.0):
     if value == float("inf"):
         raise ConfigError(f"{name} must be a finite number, got {environ.get(name)!r}")
     return value
+
+
+def _flag(environ, name, default=False):
+    raw = (environ.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw not in ("0", "1", "true", "false", "yes", "no"):
+        raise ConfigError(f"{name} must be 1 or 0, got {raw!r}")
+    return raw in ("1", "true", "yes")
 
 
 def _choice(environ, name, choices, default):
@@ -169,7 +178,8 @@ def from_env(environ=None, instance_path=".") -> dict:
         "WECHAT_SECRET": environ.get("WECHAT_SECRET") or None,
         "WECHAT_API_BASE": _url(environ, "WECHAT_API_BASE") or WECHAT_API_BASE,
         "WECHAT_TIMEOUT_SECONDS": _float(environ, "WECHAT_TIMEOUT_SECONDS", 5.0, minimum=0.1),
-        # url: the QR encodes PUBLIC_BASE_URL/qr/<id>; wxacode: WeChat draws a mini-program code.
+        # url: the QR encodes PUBLIC_BASE_URL/qr/<id>; wxacode: WeChat draws a mini-program code;
+        # official_account: WeChat's parametric QR, scanned to follow the Official Account.
         "QR_MODE": _choice(environ, "QR_MODE", QR_MODES, "url"),
         "WECHAT_LOGIN_PAGE": _text(environ, "WECHAT_LOGIN_PAGE", "pages/login/confirm").lstrip("/"),
         "WECHAT_ENV_VERSION": _choice(environ, "WECHAT_ENV_VERSION", WECHAT_ENV_VERSIONS, "release"),
@@ -178,6 +188,15 @@ def from_env(environ=None, instance_path=".") -> dict:
         "WECHAT_RETRY_BACKOFF_SECONDS": _float(environ, "WECHAT_RETRY_BACKOFF_SECONDS", 0.2),
         # The access token is renewed this long before WeChat says it expires.
         "WECHAT_TOKEN_MARGIN_SECONDS": _int(environ, "WECHAT_TOKEN_MARGIN_SECONDS", 300),
+        # --- the Official Account (QR_MODE=official_account), as its console shows them ---
+        "WECHAT_OA_APPID": _text(environ, "WECHAT_OA_APPID"),
+        "WECHAT_OA_SECRET": _text(environ, "WECHAT_OA_SECRET"),
+        "WECHAT_OA_TOKEN": _text(environ, "WECHAT_OA_TOKEN"),
+        # Safe mode's EncodingAESKey; the previous one keeps working while a new one rolls out.
+        "WECHAT_OA_AES_KEY": _text(environ, "WECHAT_OA_AES_KEY"),
+        "WECHAT_OA_AES_KEY_PREVIOUS": _text(environ, "WECHAT_OA_AES_KEY_PREVIOUS"),
+        # 1: the scan itself logs the PC in, with no confirm step (accepts the QRLJacking risk).
+        "OA_SCAN_CONFIRMS": _flag(environ, "OA_SCAN_CONFIRMS"),
         # Hosts (besides WeChat's) avatar URLs may point to, e.g. your own storage; comma-separated.
         "AVATAR_HOSTS": _hosts(environ, "AVATAR_HOSTS"),
         # --- abuse limits (app/limits.py); an empty rate or 0 turns one off ---
@@ -272,7 +291,9 @@ def _finalize_keys(config: dict) -> None:
     config["SECRET_KEY_FALLBACKS"] = [fallbacks] if isinstance(fallbacks, str) else list(fallbacks)
     # Without WeChat credentials the service runs in development login mode:
     # the mini-program API accepts `dev:<name>` codes instead of wx.login codes.
-    config["DEV_LOGIN"] = not config.get("WECHAT_APPID")
+    # A service that logs in only through its Official Account has no mini-program to stand in for.
+    config["DEV_LOGIN"] = not config.get("WECHAT_APPID") and not (
+        config.get("QR_MODE") == "official_account" and config.get("WECHAT_OA_APPID"))
 
 
 def _finalize_database(config: dict) -> None:
@@ -313,6 +334,7 @@ def _refuse_unsafe(config: dict) -> None:
     wechat_ready = bool(config.get("WECHAT_APPID") and config.get("WECHAT_SECRET"))
     if config.get("QR_MODE") == "wxacode" and not wechat_ready:
         raise ConfigError("QR_MODE=wxacode needs WECHAT_APPID and WECHAT_SECRET: WeChat draws the mini-program codes.")
+    _finalize_official_account(config)
     if config["APP_ENV"] != "production" or config.get("TESTING"):
         return
     key = config.get("SECRET_KEY") or ""
@@ -329,7 +351,7 @@ def _refuse_unsafe(config: dict) -> None:
             "WECHAT_APPID is not set, which turns on development sign-in (anyone signs in as anyone). "
             "Set WECHAT_APPID and WECHAT_SECRET, or run with APP_ENV=development."
         )
-    if not wechat_ready:
+    if config.get("WECHAT_APPID") and not wechat_ready:
         raise ConfigError("WECHAT_SECRET is not set; WeChat sign-in cannot work without it.")
     # Apps trust what the issuer signs and where it sends people: never over plain http.
     if (config.get("OIDC_ISSUER") or "").startswith("http://"):
@@ -338,6 +360,40 @@ def _refuse_unsafe(config: dict) -> None:
         raise ConfigError("AUTHLIB_INSECURE_TRANSPORT allows OpenID Connect over plain http; unset it "
                           "(it is for tests and development only).")
 
+
+# Stand-ins while no Official Account is configured: the development page plays WeChat with them.
+OA_DEV_APPID = "wx-development-oa"
+OA_DEV_TOKEN = "development"
+
+
+def _finalize_official_account(config: dict) -> None:
+    config["OA_DEV"] = False
+    if config.get("QR_MODE") != "official_account":
+        return
+    if not config.get("WECHAT_OA_APPID"):
+        if config["APP_ENV"] == "production" and not config.get("TESTING"):
+            raise ConfigError("QR_MODE=official_account needs WECHAT_OA_APPID, WECHAT_OA_SECRET and WECHAT_OA_TOKEN "
+                              "(or APP_ENV=development to try it without WeChat).")
+        config.update(OA_DEV=True, WECHAT_OA_APPID=OA_DEV_APPID, WECHAT_OA_TOKEN=OA_DEV_TOKEN,
+                      WECHAT_OA_AES_KEY=None, WECHAT_OA_AES_KEY_PREVIOUS=None)
+        return
+    missing = [name for name in ("WECHAT_OA_SECRET", "WECHAT_OA_TOKEN") if not config.get(name)]
+    if missing:
+        raise ConfigError(f"QR_MODE=official_account needs {' and '.join(missing)} "
+                          "(the Official Account's console shows them).")
+    token = config["WECHAT_OA_TOKEN"]
+    if not (3 <= len(token) <= 32 and token.isascii() and token.isalnum()):
+        raise ConfigError("WECHAT_OA_TOKEN must be 3 to 32 letters or digits, as the Official Account's console requires.")
+    from .oa_messages import aes_key
+
+    for name in ("WECHAT_OA_AES_KEY", "WECHAT_OA_AES_KEY_PREVIOUS"):
+        if config.get(name):
+            try:
+                aes_key(config[name])
+            except ValueError as exc:
+                raise ConfigError(f"{name}: {exc}, as the console generates it.") from None
+    if config.get("WECHAT_OA_AES_KEY_PREVIOUS") and not config.get("WECHAT_OA_AES_KEY"):
+        raise ConfigError("WECHAT_OA_AES_KEY_PREVIOUS is set without WECHAT_OA_AES_KEY.")
 
 def _finalize_access(config: dict) -> None:
     """Development and tests default to open; a production start must choose."""

@@ -46,6 +46,9 @@ RATELIMIT_FALLBACKS = Counter("qrlogin_ratelimit_storage_fallbacks",
                               "process's memory.")
 RATELIMIT_RECOVERIES = Counter("qrlogin_ratelimit_storage_recoveries",
                                "Times the rate-limit store came back and shared counting resumed.")
+OA_PUSHES = Counter("qrlogin_oa_pushes", "Official Account pushes to the callback, by what became of them: "
+                    "link, confirmed, expired, taken, finished, denied (a scan), retry (WeChat repeating one), "
+                    "other (not a login scan), or the error code of a refused push.", ["outcome"])
 WECHAT_SECONDS = Histogram("qrlogin_wechat_call_seconds", "Time WeChat took to answer, by endpoint.", ["endpoint"])
 
 # ticket status reached -> what it counts
@@ -106,6 +109,11 @@ def wakeups_lost(count: int) -> None:
 def wechat_call(endpoint: str, result: str, seconds: float) -> None:
     WECHAT_CALLS.labels(endpoint, result).inc()
     WECHAT_SECONDS.labels(endpoint).observe(seconds)
+
+
+def oa_push(outcome: str) -> None:
+    """Count a push to the Official Account callback (after its transaction committed, or its refusal)."""
+    OA_PUSHES.labels(outcome).inc()
 
 
 def database_unavailable() -> None:

@@ -3,8 +3,9 @@
 Starts gunicorn with gunicorn.conf.py against SQLite and PostgreSQL and prints:
 held polls (with total RSS and ordinary-request latency while they wait), wake
 latency across servers, ticket creation throughput with QR images, idle
-database queries per second, and forward-auth checks (/auth/verify) per second
-with 1,000 logged-in sessions. The client runs on the same machine.
+database queries per second, forward-auth checks (/auth/verify) per second with 1,000
+logged-in sessions, and how fast the Official Account callback answers WeChat's pushes
+(safe mode) and their retries. The client runs on the same machine.
 
     python -m bench [--db sqlite,postgresql] [--steps 1000,5000,10000] [--quick] [--only verify]
                     [--wave-steps 1000,5000] [--no-herd] [--churn | --churn-only]
@@ -30,6 +31,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app import oa_messages  # noqa: E402
 from app.auth import signed_binding  # noqa: E402
 from app.security import hash_secret, new_secret, new_ticket_id  # noqa: E402
 from bench import live_server  # noqa: E402
@@ -298,6 +300,55 @@ async def scenario_idle(url: str, kind: str, workdir: Path, waiting: int = 5000,
     return {"waiting": waiting, "queries_per_second": count / window + keepalive, "errors": held.errors()}
 
 
+# An Official Account in safe mode; the callback never calls WeChat, so no real account is needed.
+OA_ENV = {"QR_MODE": "official_account", "WECHAT_OA_APPID": "wx-bench-oa", "WECHAT_OA_SECRET": "unused",
+          "WECHAT_OA_TOKEN": "benchtoken", "WECHAT_OA_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"}
+
+
+def oa_push(ticket_id: str, openid: str) -> tuple[str, bytes]:
+    """(path with query, body) of WeChat's encrypted subscribe push for `ticket_id`."""
+    from urllib.parse import urlencode
+
+    now = int(time.time())
+    event = oa_messages.render({"ToUserName": "gh_bench", "FromUserName": openid, "CreateTime": now,
+                                "MsgType": "event", "Event": "subscribe", "EventKey": f"qrscene_{ticket_id}"})
+    encrypted = oa_messages.Crypto(OA_ENV["WECHAT_OA_APPID"], [OA_ENV["WECHAT_OA_AES_KEY"]]).encrypt(event)
+    query = oa_messages.signed_query(OA_ENV["WECHAT_OA_TOKEN"], now, new_secret()[:10], openid=openid,
+                                     encrypt_type="aes")
+    query["msg_signature"] = oa_messages.signature(OA_ENV["WECHAT_OA_TOKEN"], query["timestamp"], query["nonce"],
+                                                   encrypted)
+    body = oa_messages.render({"ToUserName": "gh_bench", "Encrypt": encrypted})
+    return "/api/oa/callback?" + urlencode(query), body
+
+
+async def scenario_oa_callback(url: str, workdir: Path, events: int = 400, clients: int = 8) -> dict:
+    """WeChat's pushes (each a new follower scanning a login code) and then their retries, `clients` at a time."""
+    with LiveServer(url, workers=2, env={**SERVER_ENV, **OA_ENV}, log_path=workdir / "oa.log") as server:
+        pushes = [oa_push(ticket_id, f"o-bench-{i}") for i, ticket_id in
+                  enumerate(seed_tickets(url, events, new_secret()))]
+        figures = {}
+        for label in ("first", "retry"):
+            latencies, errors, queue = [], 0, list(pushes)
+
+            async def client():
+                nonlocal errors
+                conn = None
+                while queue:
+                    path, body = queue.pop()
+                    with Timer() as timer:
+                        answer, conn = await request("127.0.0.1", server.port, "POST", path, body=body, conn=conn,
+                                                     headers={"Content-Type": "text/xml"})
+                    latencies.append(timer.seconds)
+                    errors += answer.status != 200 or b"<Encrypt>" not in answer.body
+                close(conn)
+
+            started = time.perf_counter()
+            await asyncio.gather(*(client() for _ in range(clients)))
+            figures[label] = {"per_second": len(pushes) / (time.perf_counter() - started), "errors": errors,
+                              "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000}
+        return figures
+
+
 def _echoed_statements(path: Path) -> int:
     """Statements SQLAlchemy logged (transaction BEGIN/COMMIT/ROLLBACK lines not counted)."""
     verbs = ("SELECT", "UPDATE", "INSERT", "DELETE", "PRAGMA")
@@ -475,6 +526,8 @@ async def run(kinds: list[str], steps: list[int], quick: bool, only: str | None 
             create = await scenario_create(url, workdir, seconds=3 if quick else 6)
             log(f"[{kind}] idle queries")
             idle = await scenario_idle(url, kind, workdir, waiting=1000 if quick else 5000)
+            log(f"[{kind}] Official Account callback")
+            oa = await scenario_oa_callback(url, workdir, events=200 if quick else 400)
         out.append(table(f"{kind}: waiting polls held (wait={POLL_WAIT}s) and ordinary requests meanwhile",
                          ["waiting", "held ok", "errors", "total RSS MB", "ordinary p50 ms", "ordinary p99 ms"],
                          [[r["waiting"], r["held_ok"], f"{r['errors']} ({r['kinds']})" if r["errors"] else 0,
@@ -486,6 +539,10 @@ async def run(kinds: list[str], steps: list[int], quick: bool, only: str | None 
                          [[f"{create['per_second']:.0f}", create["errors"]]]))
         out.append(table(f"{kind}: idle database queries while polls wait", ["waiting", "queries/s", "errors"],
                          [[idle["waiting"], f"{idle['queries_per_second']:.2f}", idle["errors"]]]))
+        out.append(table(f"{kind}: Official Account callback, encrypted scan events (8 at a time; WeChat waits 5 s)",
+                         ["delivery", "events/s", "p50 ms", "p99 ms", "errors"],
+                         [[label, f"{f['per_second']:.0f}", f"{f['p50_ms']:.1f}", f"{f['p99_ms']:.1f}", f["errors"]]
+                          for label, f in oa.items()]))
         out.append(await verify_report(kind, quick))
     return "\n".join(out)
 

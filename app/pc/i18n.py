@@ -43,6 +43,25 @@ TEXT = {
         "phone_done": "Done. The computer is logged in.",
         "phone_cancelled": "Cancelled. The computer was not logged in.",
         "phone_open_app": "Open the mini-program and scan this code there to log in.",
+        "pending_oa": "Scan with WeChat to log in (you follow our Official Account)",
+        "scanned_oa": "Scanned. Confirm in WeChat: open the link in the chat.",
+        "wechat_down": "WeChat could not make a login code. Trying again in {s}s…",
+        "oa_oa_link_invalid": "This confirm link is not valid for this login.",
+        "oa_oa_link_used": "This confirm link has already been used.",
+        "oa_oa_link_expired": "This confirm link has expired. Scan the code on the computer again.",
+        "oa_ticket_expired": "This login code has expired. Get a new one on the computer.",
+        "oa_ticket_cancelled": "This login was cancelled.",
+        "oa_ticket_used": "This login is already finished.",
+        "oa_not_ticket_owner": "Someone else scanned this login code.",
+        "oa_dev_title": "WeChat (development)",
+        "oa_dev_hint": "Development mode: this page plays WeChat. Scanning sends the event WeChat would push.",
+        "oa_dev_scene": "QR scene:",
+        "oa_dev_following": "Already following the account (SCAN instead of subscribe)",
+        "oa_dev_scan": "Scan",
+        "oa_dev_reply": "The Official Account replies:",
+        "oa_dev_no_reply": "(no reply)",
+        "oa_dev_open_link": "Open the link",
+        "oa_dev_failed": "The event could not be sent.",
         "oidc_error_title": "This login cannot go on",
         "oidc_error_request_expired": "This login request has expired or was already used. Go back to the app and log in again.",
         "oidc_error_invalid_client": "The app that sent you here is not registered with this service.",
@@ -101,6 +120,25 @@ TEXT = {
         "phone_done": "完成，电脑已登录",
         "phone_cancelled": "已取消，电脑未登录",
         "phone_open_app": "请打开小程序扫描此二维码登录",
+        "pending_oa": "请用微信扫码登录（将关注公众号）",
+        "scanned_oa": "已扫码，请在微信中打开链接确认",
+        "wechat_down": "微信暂时无法生成登录二维码，{s} 秒后重试…",
+        "oa_oa_link_invalid": "此确认链接对本次登录无效",
+        "oa_oa_link_used": "此确认链接已使用",
+        "oa_oa_link_expired": "此确认链接已过期，请在电脑上重新扫码",
+        "oa_ticket_expired": "登录二维码已过期，请在电脑上刷新",
+        "oa_ticket_cancelled": "本次登录已取消",
+        "oa_ticket_used": "本次登录已完成",
+        "oa_not_ticket_owner": "此登录二维码已被他人扫描",
+        "oa_dev_title": "微信（开发模式）",
+        "oa_dev_hint": "开发模式：本页面模拟微信，扫码会发送微信推送的事件",
+        "oa_dev_scene": "二维码场景值：",
+        "oa_dev_following": "已关注公众号（发送 SCAN 而非 subscribe）",
+        "oa_dev_scan": "扫码",
+        "oa_dev_reply": "公众号回复：",
+        "oa_dev_no_reply": "（无回复）",
+        "oa_dev_open_link": "打开链接",
+        "oa_dev_failed": "事件发送失败",
         "oidc_error_title": "无法继续登录",
         "oidc_error_request_expired": "登录请求已过期或已被使用，请返回应用重新登录。",
         "oidc_error_invalid_client": "将您带到这里的应用未在本服务注册。",
@@ -124,3 +162,11 @@ TEXT = {
 def texts() -> dict:
     lang = request.accept_languages.best_match(["en", "zh", "zh-CN", "zh-TW"], default="en")
     return TEXT["zh" if lang.startswith("zh") else "en"]
+
+
+def login_texts(official_account: bool) -> dict:
+    """The login page's words; following the Official Account is scanned with WeChat itself."""
+    t = texts()
+    if official_account:
+        t = {**t, "pending": t["pending_oa"], "scanned_anonymous": t["scanned_oa"]}
+    return t

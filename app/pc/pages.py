@@ -5,7 +5,7 @@ from .. import auth
 from ..extensions import db
 from ..provider import pending
 from . import bp
-from .i18n import texts
+from .i18n import login_texts, texts
 
 
 def safe_next(value: str | None) -> str:
@@ -48,7 +48,7 @@ def _readable(moment) -> str:
 
 @bp.get("/login")
 def login_page():
-    t = texts()
+    t = login_texts(current_app.config["QR_MODE"] == "official_account")
     row = pending.find(request.args.get("authorize"), auth.browser_hash())
     db.session.commit()
     if row is None:

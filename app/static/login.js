@@ -26,6 +26,7 @@
   var hiddenTimer = null;
   var retryTimer = null;
   var retryAt = 0;              // local clock, ms, of the next attempt after a failure
+  var failureText = T.offline;  // what the page says while it waits to try again
 
   function fmt(s, vars) {
     return s.replace(/\{(\w+)\}/g, function (_, k) { return vars[k]; });
@@ -45,6 +46,7 @@
     abortInFlight();
     var gen = ++generation;
     status = null;
+    failureText = T.offline;
     refreshBtn.hidden = true;
     scannedEl.hidden = true;
     say(T.loading);
@@ -54,7 +56,7 @@
     fetch('/api/tickets', {method: 'POST', credentials: 'same-origin', signal: controller.signal, headers: headers,
                            body: authorize ? JSON.stringify({authorization_request: authorize}) : undefined})
       .then(function (r) {
-        if (!r.ok) { throw r; }
+        if (!r.ok) { return creationFailed(r); }
         return r.json();
       })
       .then(function (t) {
@@ -76,8 +78,18 @@
       });
   }
 
+  // WeChat could not make the code (a 502/503 "wechat_*" error): say so, not "connection lost".
+  function creationFailed(r) {
+    return r.json().catch(function () { return null; }).then(function (body) {
+      var code = (body && body.error && body.error.code) || '';
+      failureText = code.indexOf('wechat_') === 0 ? T.wechat_down : T.offline;
+      throw r;
+    });
+  }
+
   function poll(gen) {
     if (gen !== generation || paused) { return; }
+    failureText = T.offline;
     controller = new AbortController();
     // After a failure, first ask without waiting: the answer proves the connection is
     // back (the status line says so at once) and brings any change missed meanwhile.
@@ -190,7 +202,7 @@
 
   function tick() {
     if (retryTimer) {
-      say(fmt(T.offline, {s: Math.max(1, Math.ceil((retryAt - Date.now()) / 1000))}));
+      say(fmt(failureText, {s: Math.max(1, Math.ceil((retryAt - Date.now()) / 1000))}));
     }
     if (status === 'pending' || status === 'scanned') {
       var left = Math.max(0, Math.round((expiresAt - Date.now()) / 1000));
