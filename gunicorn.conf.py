@@ -5,12 +5,14 @@ holds a request open. gevent workers hold thousands of those per process;
 sync workers would hold one each and gthread only as many as it has threads.
 """
 import datetime
+import hashlib
 import json
 import logging
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Mistakes in this file's own settings, reported with the app's at start (see on_starting).
@@ -27,7 +29,7 @@ def _whole(name, default, minimum=1):
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = _whole("WEB_CONCURRENCY", 2)
-worker_class = "gevent"
+worker_class = os.environ.get("WORKER_CLASS", "gevent")
 worker_connections = _whole("WORKER_CONNECTIONS", 12000)
 # With gevent, `timeout` is only the worker heartbeat; long-polls are not cut by it.
 timeout = 60
@@ -73,16 +75,44 @@ if (os.environ.get("LOG_FORMAT") or ("text" if os.environ.get("APP_ENV") == "dev
         },
         "root": {"level": "WARNING", "handlers": ["error"]},
     }
+
+# On shutdown the waiting polls are answered over this many seconds (inside
+# graceful_timeout), not all at once, so the pages come back spread out.
+SHUTDOWN_SPREAD_SECONDS = float(os.environ.get("SHUTDOWN_SPREAD_SECONDS", "4"))
+
+
+def _control_socket() -> str:
+    """gunicorn's control socket (gunicornc), one per instance: by default gunicorn puts it at
+    one path per user, so a second instance run by the same user would take it over."""
+    if os.environ.get("CONTROL_SOCKET"):
+        return os.environ["CONTROL_SOCKET"]
+    instance = hashlib.sha256(f"{os.getcwd()}|{bind}".encode()).hexdigest()[:16]
+    folder = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    return os.path.join(folder, f"qrlogin-gunicorn-{instance}.ctl")
+
+
+control_socket = _control_socket()
+
+
+# --- the database pool ---------------------------------------------------------
+# A gevent worker runs as many requests at once as arrive, so its real
+# concurrency for database work is what the database allows: each worker gets an
+# equal share of DB_MAX_CONNECTIONS (keep it under PostgreSQL's max_connections,
+# 100 by default, minus what else connects). The app reads DB_POOL_SIZE.
+if not os.environ.get("DB_POOL_SIZE"):
+    _budget = _whole("DB_MAX_CONNECTIONS", 40)
+    os.environ["DB_POOL_SIZE"] = str(max(2, _budget // max(workers, 1) - 1))  # -1: the worker's listener
 # No preload: each worker builds its own app after the fork, so gevent's patching,
 # database pools and the wake-up watcher all belong to that worker.
 preload_app = False
 
 
 def post_worker_init(worker):
-    """On SIGTERM or SIGQUIT/SIGINT, answer every waiting long-poll at once.
+    """On SIGTERM or SIGQUIT/SIGINT, answer every waiting long-poll within a few seconds.
 
     The pages get their current status and simply poll again, reaching a
-    worker that is still running; nothing waits out the graceful timeout.
+    worker that is still running; nothing waits out the graceful timeout. The
+    answers are spread over SHUTDOWN_SPREAD_SECONDS so a restart sends no wave.
     """
     import gevent  # the worker class is gevent's, already running (and patched) here
 
@@ -94,7 +124,7 @@ def post_worker_init(worker):
         def on_signal(sig, frame):
             # A signal handler must not block (gevent runs it as a loop callback), so the
             # waiting polls are answered from a greenlet of their own.
-            gevent.spawn(hub.close)
+            gevent.spawn(hub.close, SHUTDOWN_SPREAD_SECONDS)
             handler(sig, frame)
         return on_signal
 

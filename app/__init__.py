@@ -62,6 +62,7 @@ def register_body_reader(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """One blueprint per caller: the PC page, the mini-program, developers' tools, operations."""
     from .mp import bp as mp_bp
+    from .oa import bp as oa_bp
     from .oidc import bp as oidc_bp
     from .openapi import bp as openapi_bp
     from .ops import bp as ops_bp
@@ -70,6 +71,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(pc_bp)
     app.register_blueprint(mp_bp)
+    app.register_blueprint(oa_bp)
     app.register_blueprint(openapi_bp)
     app.register_blueprint(ops_bp)
     app.register_blueprint(oidc_bp)  # OpenID Connect: other apps log their users in here

@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 
 from . import access, auth, clock, errors, users
 from .extensions import db
-from .models import LoginSession, Ticket, User, isoformat
+from .models import LoginSession, OaEvent, Ticket, User, isoformat
 
 tickets_cli = AppGroup("tickets", help="Look after login tickets and sessions.")
 
@@ -19,12 +19,16 @@ tickets_cli = AppGroup("tickets", help="Look after login tickets and sessions.")
               help="Keep rows that ended or expired less than this many seconds ago.")
 @click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(min=1))
 def purge(older_than: int, batch_size: int):
-    """Delete tickets and login sessions long past expiry, in small batches."""
+    """Delete tickets, login sessions and Official Account events long past expiry, in small batches."""
     cutoff = clock.utcnow() - timedelta(seconds=older_than)
     removed_tickets = _delete_in_batches(Ticket, Ticket.id, Ticket.expires_at < cutoff, batch_size)
     ended = sa.or_(LoginSession.expires_at < cutoff, LoginSession.ended_at < cutoff)
     removed_sessions = _delete_in_batches(LoginSession, LoginSession.id, ended, batch_size)
+    # Official Account events are kept only to recognise WeChat's retries (seconds apart).
+    removed_events = _delete_in_batches(OaEvent, OaEvent.key, OaEvent.created_at < cutoff, batch_size)
     click.echo(f"Removed {removed_tickets} tickets and {removed_sessions} sessions.")
+    if removed_events:
+        click.echo(f"Removed {removed_events} Official Account events.")
 
 
 def _delete_in_batches(model, key, condition, batch_size: int) -> int:

@@ -16,7 +16,7 @@ import click
 from flask.cli import NoAppException
 
 WECHAT_API_BASE = "https://api.weixin.qq.com"
-QR_MODES = ("url", "wxacode")
+QR_MODES = ("url", "wxacode", "official_account")
 WECHAT_ENV_VERSIONS = ("release", "trial", "develop")
 WAKE_CHANNELS = ("auto", "none")
 LOG_FORMATS = ("json", "text")
@@ -133,6 +133,15 @@ def _float(environ, name, default, minimum=0.0):
     return value
 
 
+def _flag(environ, name, default=False):
+    raw = (environ.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw not in ("0", "1", "true", "false", "yes", "no"):
+        raise ConfigError(f"{name} must be 1 or 0, got {raw!r}")
+    return raw in ("1", "true", "yes")
+
+
 def _choice(environ, name, choices, default):
     value = (environ.get(name) or default).strip().lower()
     if value not in choices:
@@ -236,6 +245,10 @@ def from_env(environ=None, instance_path=".", problems: list | None = None) -> d
         # --- the database ---
         "SQLALCHEMY_DATABASE_URI": environ.get("DATABASE_URL") or default_db,
         "SQLALCHEMY_ECHO": environ.get("SQL_ECHO") == "1",  # log every statement (debugging, benchmarks)
+        # PostgreSQL connections per process (gunicorn.conf.py sets it from DB_MAX_CONNECTIONS and
+        # the number of workers), and how long a request waits for one when all are busy.
+        "DB_POOL_SIZE": read.int("DB_POOL_SIZE", 20, minimum=1),
+        "DB_POOL_TIMEOUT_SECONDS": read.float("DB_POOL_TIMEOUT_SECONDS", 30.0, minimum=0.1),
         # SQLite: how long a write waits for another writer's lock before the request
         # is answered 503 (Retry-After) instead.
         "SQLITE_BUSY_TIMEOUT_SECONDS": read.float("SQLITE_BUSY_TIMEOUT_SECONDS", 15.0, minimum=0.0),
@@ -247,6 +260,9 @@ def from_env(environ=None, instance_path=".", problems: list | None = None) -> d
         # the QR's own lifetime runs out meanwhile.
         "CONFIRM_PICKUP_SECONDS": read.int("CONFIRM_PICKUP_SECONDS", 60, minimum=1),
         "POLL_MAX_WAIT_SECONDS": read.int("POLL_MAX_WAIT_SECONDS", 25, minimum=0),
+        # A poll is held up to this much (at most a fifth of its wait) less than asked, at
+        # random, so pages that started together do not poll again together forever.
+        "POLL_HOLD_JITTER_SECONDS": read.float("POLL_HOLD_JITTER_SECONDS", 5.0),
         "SESSION_TTL_SECONDS": read.int("SESSION_TTL_SECONDS", 14 * 24 * 3600, minimum=60),
         "MP_TOKEN_TTL_SECONDS": read.int("MP_TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=60),
         # The API's bodies are tiny; anything bigger is refused with a JSON 413.
@@ -267,7 +283,8 @@ def from_env(environ=None, instance_path=".", problems: list | None = None) -> d
         "WECHAT_SECRET": environ.get("WECHAT_SECRET") or None,
         "WECHAT_API_BASE": read.url("WECHAT_API_BASE") or WECHAT_API_BASE,
         "WECHAT_TIMEOUT_SECONDS": read.float("WECHAT_TIMEOUT_SECONDS", 5.0, minimum=0.1),
-        # url: the QR encodes PUBLIC_BASE_URL/qr/<id>; wxacode: WeChat draws a mini-program code.
+        # url: the QR encodes PUBLIC_BASE_URL/qr/<id>; wxacode: WeChat draws a mini-program code;
+        # official_account: WeChat's parametric QR, scanned to follow the Official Account.
         "QR_MODE": read.choice("QR_MODE", QR_MODES, "url"),
         "WECHAT_LOGIN_PAGE": read.text("WECHAT_LOGIN_PAGE", "pages/login/confirm").lstrip("/"),
         "WECHAT_ENV_VERSION": read.choice("WECHAT_ENV_VERSION", WECHAT_ENV_VERSIONS, "release"),
@@ -276,6 +293,15 @@ def from_env(environ=None, instance_path=".", problems: list | None = None) -> d
         "WECHAT_RETRY_BACKOFF_SECONDS": read.float("WECHAT_RETRY_BACKOFF_SECONDS", 0.2),
         # The access token is renewed this long before WeChat says it expires.
         "WECHAT_TOKEN_MARGIN_SECONDS": read.int("WECHAT_TOKEN_MARGIN_SECONDS", 300),
+        # --- the Official Account (QR_MODE=official_account), as its console shows them ---
+        "WECHAT_OA_APPID": read.text("WECHAT_OA_APPID"),
+        "WECHAT_OA_SECRET": read.text("WECHAT_OA_SECRET"),
+        "WECHAT_OA_TOKEN": read.text("WECHAT_OA_TOKEN"),
+        # Safe mode's EncodingAESKey; the previous one keeps working while a new one rolls out.
+        "WECHAT_OA_AES_KEY": read.text("WECHAT_OA_AES_KEY"),
+        "WECHAT_OA_AES_KEY_PREVIOUS": read.text("WECHAT_OA_AES_KEY_PREVIOUS"),
+        # 1: the scan itself logs the PC in, with no confirm step (accepts the QRLJacking risk).
+        "OA_SCAN_CONFIRMS": read.flag("OA_SCAN_CONFIRMS"),
         # Hosts (besides WeChat's) avatar URLs may point to, e.g. your own storage; comma-separated.
         "AVATAR_HOSTS": read.hosts("AVATAR_HOSTS"),
         # --- how the pages look (app/pc/branding.py) ---
@@ -387,7 +413,9 @@ def _collect(problems: list, check, *args):
 def _finalize_keys(config: dict, instance_path, problems: list) -> None:
     # Without WeChat credentials the service runs in development login mode:
     # the mini-program API accepts `dev:<name>` codes instead of wx.login codes.
-    config["DEV_LOGIN"] = not config.get("WECHAT_APPID")
+    # A service that logs in only through its Official Account has no mini-program to stand in for.
+    config["DEV_LOGIN"] = not config.get("WECHAT_APPID") and not (
+        config.get("QR_MODE") == "official_account" and config.get("WECHAT_OA_APPID"))
     if not config.get("SECRET_KEY"):
         if config.get("TESTING"):
             config["SECRET_KEY"] = secrets.token_hex(32)  # never a constant anyone could know
@@ -439,7 +467,13 @@ def _finalize_database(config: dict, problems: list) -> None:
         busy = config.get("SQLITE_BUSY_TIMEOUT_SECONDS", 15.0)
         config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": busy}})
     else:
-        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20})
+        # No pre-ping (a round trip before every request): a connection the server dropped
+        # fails one request, and SQLAlchemy then replaces the whole pool. No overflow:
+        # connections opened and closed under a wave cost more than waiting for one.
+        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {
+            "pool_size": config.get("DB_POOL_SIZE", 20), "max_overflow": 0,
+            "pool_timeout": config.get("DB_POOL_TIMEOUT_SECONDS", 30.0), "pool_recycle": 1800,
+        })
 
 
 def database_url_problem(uri: str) -> str | None:
@@ -478,6 +512,7 @@ def _refuse_unsafe(config: dict, problems: list) -> None:
     wechat_ready = bool(config.get("WECHAT_APPID") and config.get("WECHAT_SECRET"))
     if config.get("QR_MODE") == "wxacode" and not wechat_ready:
         problems.append("QR_MODE=wxacode needs WECHAT_APPID and WECHAT_SECRET: WeChat draws the mini-program codes.")
+    _finalize_official_account(config, problems)
     if config.get("TESTING"):
         return
     if config["APP_ENV"] == "development":
@@ -534,6 +569,43 @@ def main() -> int:
             print(line, file=sys.stderr)
         return 1
     return 0
+
+
+
+# Stand-ins while no Official Account is configured: the development page plays WeChat with them.
+OA_DEV_APPID = "wx-development-oa"
+OA_DEV_TOKEN = "development"
+
+
+def _finalize_official_account(config: dict, problems: list) -> None:
+    config["OA_DEV"] = False
+    if config.get("QR_MODE") != "official_account":
+        return
+    if not config.get("WECHAT_OA_APPID"):
+        if config["APP_ENV"] == "production" and not config.get("TESTING"):
+            problems.append("QR_MODE=official_account needs WECHAT_OA_APPID, WECHAT_OA_SECRET and WECHAT_OA_TOKEN "
+                            "(or APP_ENV=development to try it without WeChat).")
+            return
+        config.update(OA_DEV=True, WECHAT_OA_APPID=OA_DEV_APPID, WECHAT_OA_TOKEN=OA_DEV_TOKEN,
+                      WECHAT_OA_AES_KEY=None, WECHAT_OA_AES_KEY_PREVIOUS=None)
+        return
+    missing = [name for name in ("WECHAT_OA_SECRET", "WECHAT_OA_TOKEN") if not config.get(name)]
+    if missing:
+        problems.append(f"QR_MODE=official_account needs {' and '.join(missing)} "
+                        "(the Official Account's console shows them).")
+    token = config.get("WECHAT_OA_TOKEN") or ""
+    if token and not (3 <= len(token) <= 32 and token.isascii() and token.isalnum()):
+        problems.append("WECHAT_OA_TOKEN must be 3 to 32 letters or digits, as the Official Account's console requires.")
+    from .oa_messages import aes_key
+
+    for name in ("WECHAT_OA_AES_KEY", "WECHAT_OA_AES_KEY_PREVIOUS"):
+        if config.get(name):
+            try:
+                aes_key(config[name])
+            except ValueError as exc:
+                problems.append(f"{name}: {exc}, as the console generates it.")
+    if config.get("WECHAT_OA_AES_KEY_PREVIOUS") and not config.get("WECHAT_OA_AES_KEY"):
+        problems.append("WECHAT_OA_AES_KEY_PREVIOUS is set without WECHAT_OA_AES_KEY.")
 
 
 def _finalize_access(config: dict, problems: list) -> None:

@@ -157,6 +157,44 @@ class WeChatSceneInvalid(ApiError):
     status, code, message = 502, "wechat_scene_invalid", "WeChat refused this login code's id."
 
 
+class WeChatOaUnauthorized(ApiError):
+    status, code = 502, "wechat_oa_unauthorized"
+    message = "This Official Account may not make login QR codes: WeChat allows it to verified service accounts only."
+
+
+# --- the Official Account's callback and confirm links ---
+
+class OaSignatureInvalid(ApiError):
+    status, code, message = 403, "oa_signature_invalid", "The signature does not match the Official Account's token."
+
+
+class OaTimestampStale(ApiError):
+    status, code, message = 403, "oa_timestamp_stale", "The timestamp is missing or more than 5 minutes off."
+
+
+class OaDecryptionFailed(ApiError):
+    status, code, message = 400, "oa_decryption_failed", "The message cannot be decrypted with the EncodingAESKey."
+
+
+class OaWrongAppId(ApiError):
+    status, code, message = 403, "oa_wrong_appid", "The message was encrypted for another app id."
+
+
+class OaMessageInvalid(ApiError):
+    status, code, message = 400, "oa_message_invalid", "The message is not a WeChat XML message."
+
+
+class OaLinkInvalid(ApiError):
+    status, code, message = 404, "oa_link_invalid", "This confirm link is not valid for this login."
+
+
+class OaLinkUsed(ApiError):
+    status, code, message = 410, "oa_link_used", "This confirm link has already been used."
+
+
+class OaLinkExpired(ApiError):
+    status, code, message = 410, "oa_link_expired", "This confirm link has expired; scan the code on the computer again."
+
 class AccessDenied(ApiError):
     status, code, message = 403, "access_denied", "This account may not log in here."
 

@@ -148,3 +148,8 @@ def choice_arg(name: str, choices) -> str | None:
     if raw not in choices:
         raise errors.InvalidRequest(f"'{name}' must be one of: {', '.join(choices)}.")
     return raw
+
+
+def public_base_url() -> str:
+    """Where people reach the service: PUBLIC_BASE_URL, or the address this request came to."""
+    return current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")

@@ -1,12 +1,18 @@
 """The long-poll: hold a PC page's request until its ticket changes, then hand over the login.
 
-    poll view --wait_for_change--> wake-up hub (app/wakeups.py) waits, holding no connection
-              <--------------------- woken by a change, expiry, the deadline or shutdown
+    poll view --answer--> wait_for_change: the wake-up hub (app/wakeups.py) waits, holding no connection
+              <---------- woken by a change, expiry, the hold's end or shutdown
               --pick_up--> a confirmed ticket is consumed and its session started, once
 
 Like authlib's split between an endpoint and its grant: the view reads the
 request and shapes the answer; this module decides what the page gets.
+
+Two things keep a morning's login wave from turning into a herd: each poll is
+held a little less than the page asked, by a random amount (POLL_HOLD_JITTER_SECONDS),
+so pages that started together drift apart; and a hold that ends with nothing
+changed is answered from what the poll already knew, without the database.
 """
+import random
 import threading
 import time
 from collections import Counter
@@ -19,23 +25,50 @@ from .extensions import db
 from .models import Ticket
 
 
-def wait_for_change(ticket: Ticket, since: str, wait: float) -> Ticket:
-    """The ticket once its status differs from `since`, or as it is after `wait` seconds."""
+def answer(ticket: Ticket, since: str | None, wait: float) -> tuple[dict, str | None]:
+    """What the bound browser's poll gets: the ticket as the page should see it, and the new
+    session's token when this poll took the login (None otherwise)."""
+    if since != ticket.status or wait <= 0:
+        ticket, token = pick_up(ticket)
+        return ticket.to_dict(), token
+    # Kept for a hold that ends with no change: the answer is then what the page already has.
+    unchanged, expires_at = ticket.to_dict(), ticket.expires_at
+    changed = wait_for_change(ticket, since, hold_time(wait))
+    if changed is None:
+        unchanged["expires_in"] = max(0, int((expires_at - clock.utcnow()).total_seconds()))
+        return unchanged, None
+    ticket, token = pick_up(changed)
+    return ticket.to_dict(), token
+
+
+def hold_time(wait: float) -> float:
+    """How long to hold a poll the page asked to hold `wait` seconds: up to a few seconds less."""
+    jitter = min(current_app.config["POLL_HOLD_JITTER_SECONDS"], wait * 0.2)
+    return wait - random.uniform(0, jitter)
+
+
+def wait_for_change(ticket: Ticket, since: str, wait: float) -> Ticket | None:
+    """The ticket once its status differs from `since` or it expired, or as it is after `wait`
+    seconds; None when the hold ended (or the server began stopping) with nothing changed."""
     hub = wakeups.hub()
     deadline = time.monotonic() + wait
     with _held_on(ticket.id), metrics.waiting_poll():
         while True:
             ticket_id, version = ticket.id, ticket.updated_at
             remaining = deadline - time.monotonic()
+            until_expiry = None
             if ticket.status in tickets.LIVE:
                 # Wake exactly when the ticket expires, to report it at once.
-                until_expiry = (ticket.expires_at - clock.utcnow()).total_seconds() + 0.01
-                remaining = min(remaining, max(until_expiry, 0))
+                until_expiry = max((ticket.expires_at - clock.utcnow()).total_seconds() + 0.01, 0)
             # Thousands of polls wait at once: hold no database connection, no session
             # and no row objects meanwhile, only the id and the version seen.
             del ticket
             db.session.remove()
-            hub.wait(ticket_id, remaining, seen_version=version)
+            expiry_first = until_expiry is not None and until_expiry < remaining
+            ended = hub.wait(ticket_id, until_expiry if expiry_first else remaining, seen_version=version)
+            if ended == wakeups.CLOSING or (ended == wakeups.TIMED_OUT and not expiry_first):
+                # Nothing woke it: the ticket did not change (a change or expiry would have).
+                return None
             ticket = tickets.get(ticket_id)
             db.session.commit()
             if ticket.status != since or time.monotonic() >= deadline or hub.closing:

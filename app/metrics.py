@@ -28,6 +28,12 @@ WAKE_LATENCY = Histogram(
     "qrlogin_wake_latency_seconds", "From a committed ticket change to the waiting poll's answer.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+WAKEUPS_LOST = Counter(
+    "qrlogin_wakeups_lost",
+    "Cross-worker wake-ups given up on (the page then hears at the next periodic check). Should stay 0.")
+WAKEUPS_RESENT = Counter(
+    "qrlogin_wakeups_resent",
+    "Cross-worker wake-ups sent again because the other worker's socket queue was full.")
 ACCESS_REFUSED = Counter("qrlogin_access_refused", "Logins refused by the access policy, by stage and reason.",
                          ["stage", "reason"])
 PHONE_CHECKS = Counter("qrlogin_phone_checks", "Phone-number verifications (paid WeChat calls), by result.",
@@ -40,6 +46,9 @@ RATELIMIT_FALLBACKS = Counter("qrlogin_ratelimit_storage_fallbacks",
                               "process's memory.")
 RATELIMIT_RECOVERIES = Counter("qrlogin_ratelimit_storage_recoveries",
                                "Times the rate-limit store came back and shared counting resumed.")
+OA_PUSHES = Counter("qrlogin_oa_pushes", "Official Account pushes to the callback, by what became of them: "
+                    "link, confirmed, expired, taken, finished, denied (a scan), retry (WeChat repeating one), "
+                    "other (not a login scan), or the error code of a refused push.", ["outcome"])
 WECHAT_SECONDS = Histogram("qrlogin_wechat_call_seconds", "Time WeChat took to answer, by endpoint.", ["endpoint"])
 
 # ticket status reached -> what it counts
@@ -89,9 +98,22 @@ def poll_woken(ticket, since: str) -> None:
         WAKE_LATENCY.observe(max(0.0, (clock.utcnow() - ticket.updated_at).total_seconds()))
 
 
+def wakeups_resent(count: int) -> None:
+    WAKEUPS_RESENT.inc(count)
+
+
+def wakeups_lost(count: int) -> None:
+    WAKEUPS_LOST.inc(count)
+
+
 def wechat_call(endpoint: str, result: str, seconds: float) -> None:
     WECHAT_CALLS.labels(endpoint, result).inc()
     WECHAT_SECONDS.labels(endpoint).observe(seconds)
+
+
+def oa_push(outcome: str) -> None:
+    """Count a push to the Official Account callback (after its transaction committed, or its refusal)."""
+    OA_PUSHES.labels(outcome).inc()
 
 
 def database_unavailable() -> None:

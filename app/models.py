@@ -3,6 +3,7 @@ import secrets
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import clock
@@ -24,6 +25,28 @@ class UTCDateTime(sa.types.TypeDecorator):
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
         return value
+
+
+class database_now(sa.sql.expression.FunctionElement):
+    """The database's clock as naive UTC, with microseconds: the one clock all boxes share.
+
+    Ticket changes are stamped with it, so the cross-process catch-up query does
+    not depend on the application servers' clocks agreeing.
+    """
+
+    type = UTCDateTime()
+    inherit_cache = True
+
+
+@compiles(database_now, "postgresql")
+def _postgresql_now(element, compiler, **kw):
+    return "(clock_timestamp() AT TIME ZONE 'UTC')"
+
+
+@compiles(database_now, "sqlite")
+def _sqlite_now(element, compiler, **kw):
+    # SQLite's %f has milliseconds; three more digits match how datetimes are stored.
+    return "(strftime('%Y-%m-%d %H:%M:%f', 'now') || '000')"
 
 
 def new_public_id() -> str:
@@ -118,7 +141,8 @@ class Ticket(db.Model):
     status: Mapped[str] = mapped_column(sa.String(16), default="pending")
     browser_hash: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
-    # Every transition sets updated_at; other processes find changes by it.
+    # Every transition sets updated_at from the database's clock (database_now);
+    # other processes find changes by it.
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow, index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     pc_ip: Mapped[str] = mapped_column(sa.String(64), default="")
@@ -129,6 +153,8 @@ class Ticket(db.Model):
     scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the QR encodes when WeChat made it (QR_MODE=official_account: its parametric QR's url).
+    qr_url: Mapped[str | None] = mapped_column(sa.String(512))
 
     # The app this login is for, when an OpenID Connect client sent the person here
     # (app/provider): the phone names it ("Log in to <app>").
@@ -227,3 +253,43 @@ class WxacodeImage(db.Model):
     mimetype: Mapped[str] = mapped_column(sa.String(32))
     image: Mapped[bytes] = mapped_column(sa.LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+
+
+# --- Official Account ------------------------------------------------------------
+
+class OaEvent(db.Model):
+    """A message WeChat pushed to the callback, kept to recognise its retries.
+
+    `key` is "e:<FromUserName>:<CreateTime>:<scene>" for a login scan; the first delivery
+    inserts it (one conditional insert), and every retry is answered from what it decided
+    (`outcome`, `ticket_id`) without changing anything again. Other messages change
+    nothing, so they need no row.
+    """
+
+    __tablename__ = "oa_events"
+
+    key: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    outcome: Mapped[str] = mapped_column(sa.String(16), default="")
+    ticket_id: Mapped[str | None] = mapped_column(sa.String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow, index=True)
+
+
+class OaConfirmLink(db.Model):
+    """The link the scan's reply carries: lets that follower confirm or cancel that ticket, once.
+
+    Only the hash of the link's secret is stored. `user_id` is who the login will be,
+    once the confirm page learned the follower's unionid (it may be a user known from
+    another app); until then the login is the scanner's.
+    """
+
+    __tablename__ = "oa_confirm_links"
+
+    token_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(sa.String(32), sa.ForeignKey("tickets.id", ondelete="CASCADE"),
+                                           index=True)
+    openid: Mapped[str] = mapped_column(sa.String(64))
+    scanned_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from . import clock, errors, metrics
 from .extensions import db
-from .models import Ticket, User
+from .models import Ticket, User, database_now
 from .security import new_ticket_id
 
 PENDING = "pending"
@@ -41,7 +41,8 @@ OPEN = (PENDING, SCANNED)  # shown on a PC and not yet decided: what the caps co
 
 
 def create(browser_hash: str, pc_ip: str, pc_user_agent: str, *, pc_net: str | None = None,
-           max_per_browser: int = 0, max_per_net: int = 0, oidc_request_id: str | None = None) -> Ticket:
+           max_per_browser: int = 0, max_per_net: int = 0, oidc_request_id: str | None = None,
+           ticket_id: str | None = None, qr_url: str | None = None) -> Ticket:
     """A new pending ticket; refused when its browser already holds `max_per_browser` open
     (pending or scanned, unexpired) tickets, or its network `max_per_net` (0: no cap).
 
@@ -51,6 +52,9 @@ def create(browser_hash: str, pc_ip: str, pc_user_agent: str, *, pc_net: str | N
     and, on PostgreSQL, per-network and per-browser locks (always taken in that
     order) make parallel creations queue, so the counts are exact. A refusal
     raises, and the error handler rolls the insert back.
+
+    `ticket_id` and `qr_url` come from the caller when WeChat made the QR for an id
+    chosen beforehand (the Official Account's parametric QR).
     """
     now = clock.utcnow()
     pc_ip = pc_ip[:64]
@@ -60,7 +64,7 @@ def create(browser_hash: str, pc_ip: str, pc_user_agent: str, *, pc_net: str | N
         for key in (pc_net, browser_hash):
             db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(key))))
     ticket = Ticket(
-        id=new_ticket_id(),
+        id=ticket_id or new_ticket_id(),
         status=PENDING,
         browser_hash=browser_hash,
         created_at=now,
@@ -69,6 +73,7 @@ def create(browser_hash: str, pc_ip: str, pc_user_agent: str, *, pc_net: str | N
         pc_ip=pc_ip,
         pc_net=pc_net,
         pc_user_agent=pc_user_agent[:512],
+        qr_url=qr_url,
         oidc_request_id=oidc_request_id,
     )
     db.session.add(ticket)
@@ -90,7 +95,7 @@ def _open_count(whose, now) -> int:
 
 def get(ticket_id: str) -> Ticket:
     """The ticket as it is now; a live ticket past its expiry is expired first."""
-    ticket = db.session.get(Ticket, ticket_id, populate_existing=True) if _well_formed(ticket_id) else None
+    ticket = db.session.get(Ticket, ticket_id, populate_existing=True) if well_formed(ticket_id) else None
     if ticket is None:
         raise errors.TicketNotFound()
     if ticket.status in LIVE and ticket.expires_at <= clock.utcnow():
@@ -111,12 +116,17 @@ def scan(ticket_id: str, user: User) -> Ticket:
     return get(ticket_id)
 
 
-def confirm(ticket_id: str, user: User) -> Ticket:
-    """The person who scanned approves. The PC then has a short window to pick it up."""
+def confirm(ticket_id: str, user: User, *, login_as: int | None = None) -> Ticket:
+    """The person who scanned approves. The PC then has a short window to pick it up.
+
+    `login_as`: the user the login will be, when it turned out to be a user the person is
+    already known as (the Official Account learns the unionid only after the scan).
+    """
     now = clock.utcnow()
     pickup = timedelta(seconds=current_app.config["CONFIRM_PICKUP_SECONDS"])
     allowed = sa.and_(Ticket.status == SCANNED, Ticket.scanned_by_id == user.id)
-    if not _transition(ticket_id, allowed, CONFIRMED, confirmed_at=now, expires_at=now + pickup):
+    if not _transition(ticket_id, allowed, CONFIRMED, confirmed_at=now, expires_at=now + pickup,
+                       scanned_by_id=login_as or user.id):
         _refuse(ticket_id, user, "confirm")
     return get(ticket_id)
 
@@ -171,7 +181,7 @@ def _expire(ticket_id: str) -> bool:
     stmt = (
         sa.update(Ticket)
         .where(Ticket.id == ticket_id, Ticket.status.in_(LIVE), Ticket.expires_at <= now)
-        .values(status=EXPIRED, updated_at=now, finished_at=now)
+        .values(status=EXPIRED, updated_at=database_now(), finished_at=now)
     )
     return _execute(ticket_id, stmt, EXPIRED)
 
@@ -181,13 +191,13 @@ def _transition(ticket_id: str, allowed, to: str, **values) -> bool:
     stmt = (
         sa.update(Ticket)
         .where(Ticket.id == ticket_id, Ticket.expires_at > now, allowed)
-        .values(status=to, updated_at=now, **values)
+        .values(status=to, updated_at=database_now(), **values)
     )
     return _execute(ticket_id, stmt, to)
 
 
 def _execute(ticket_id: str, stmt, to: str) -> bool:
-    if not _well_formed(ticket_id):
+    if not well_formed(ticket_id):
         return False  # names no ticket; the caller's refusal says 404
     result = db.session.execute(stmt, execution_options={"synchronize_session": False})
     if result.rowcount != 1:
@@ -224,13 +234,20 @@ def _refuse(ticket_id: str, user: User, action: str):
     raise errors.InvalidTransition()
 
 
-def _well_formed(ticket_id: str) -> bool:
+def well_formed(ticket_id: str) -> bool:
+    """Could this name a ticket (the shape of an id, nothing more)."""
     return 0 < len(ticket_id) <= 32 and all(c.isascii() and (c.isalnum() or c in "-_") for c in ticket_id)
 
 
-def changed_since(cursor) -> list[tuple[str, object]]:
-    """(id, updated_at) of tickets changed at or after `cursor`, for the cross-process watcher."""
-    return list(db.session.execute(sa.select(Ticket.id, Ticket.updated_at).where(Ticket.updated_at >= cursor)))
+def changed_since(cursor) -> tuple[object, list[tuple[str, object]]]:
+    """For the cross-process watcher, in one round trip: the database's clock now, and
+    (id, updated_at) of tickets changed at or after `cursor` (a reading of that clock; None: none)."""
+    now = sa.select(database_now().label("now")).subquery()
+    changed = sa.false() if cursor is None else Ticket.updated_at >= cursor
+    rows = db.session.execute(
+        sa.select(now.c.now, Ticket.id, Ticket.updated_at).select_from(now.outerjoin(Ticket, changed))
+    ).all()
+    return rows[0].now, [(row.id, row.updated_at) for row in rows if row.id is not None]
 
 
 def moved_in(session) -> set[str]:

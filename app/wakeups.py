@@ -14,7 +14,12 @@ connection. What wakes it:
    `init_app`, "tickets updated since ..."): every WAKE_CHECK_SECONDS while the
    channel is down or absent, and every WAKE_SAFETY_CHECK_SECONDS while it is
    up. Its cost does not grow with the number of waiting polls, and it runs only
-   while some poll waits.
+   while some poll waits. Its cursor and the tickets' change stamps both come
+   from the database's clock, so boxes whose clocks disagree miss nothing.
+
+A wake-up is never dropped silently: the SQLite channel keeps what a full
+socket queue refused and sends it again, batched, and counts in /metrics
+(qrlogin_wakeups_lost_total) anything it had to give up on.
 
 The hub knows nothing of tickets: the application factory hands it the
 catch-up query and the reader of what a transaction changed.
@@ -22,6 +27,7 @@ catch-up query and the reader of what a transaction changed.
 import hashlib
 import logging
 import os
+import random
 import socket
 import stat
 import tempfile
@@ -33,7 +39,7 @@ from flask import current_app, has_app_context
 from sqlalchemy.event import listens_for
 from sqlalchemy.orm import Session
 
-from . import clock
+from . import metrics
 from .extensions import db
 
 log = logging.getLogger(__name__)
@@ -41,6 +47,8 @@ log = logging.getLogger(__name__)
 # A transaction stamps updated_at before it commits, so a check can run
 # between the two; looking back this far catches such late commits.
 COMMIT_OVERLAP = timedelta(seconds=2)
+# What ended a wait (WakeupHub.wait).
+WOKEN, TIMED_OUT, CLOSING = "woken", "timed out", "closing"
 PG_CHANNEL = "qrlogin_ticket"
 LISTENER_NAME = "qrlogin-listener"  # how the listening connections show in pg_stat_activity
 
@@ -51,9 +59,10 @@ _EXTENSION = "qrlogin_wakeups"
 def init_app(app, *, catch_up, changes) -> "WakeupHub":
     """Give `app` its hub.
 
-    `catch_up(cursor)` returns (ticket id, updated_at) of tickets changed since
-    `cursor`; `changes(session)` returns the ids of existing tickets the
-    session's transaction has changed so far.
+    `catch_up(cursor)` returns (the database's clock now, [(ticket id,
+    updated_at) of tickets changed since `cursor`]), `cursor` being an earlier
+    reading of that clock, or None for none yet; `changes(session)` returns the
+    ids of existing tickets the session's transaction has changed so far.
     """
     app.extensions[_EXTENSION] = WakeupHub(app, catch_up, changes)
     return app.extensions[_EXTENSION]
@@ -118,20 +127,25 @@ class WakeupHub:
             self.channel.start()
         threading.Thread(target=self._safety_net, name="qrlogin-safety-net", daemon=True).start()
 
-    def wait(self, ticket_id: str, timeout: float, seen_version=None) -> bool:
-        """Block up to `timeout` seconds; True when woken by a change.
+    def wait(self, ticket_id: str, timeout: float, seen_version=None) -> str:
+        """Block up to `timeout` seconds. Returns what ended the wait: WOKEN (the
+        ticket changed), TIMED_OUT (nothing happened) or CLOSING (the server stops).
 
         `seen_version` is the ticket's updated_at as the caller last read it; the
-        periodic check wakes the caller only for a newer one.
+        periodic check wakes the caller only for a different one.
         """
-        if self._closing or timeout <= 0:
-            return False
+        if self._closing:
+            return CLOSING
+        if timeout <= 0:
+            return TIMED_OUT
         self.start()
         event = threading.Event()
         with self._lock:
             self._events.setdefault(ticket_id, {})[event] = seen_version
         try:
-            return event.wait(timeout)
+            if not event.wait(timeout):
+                return TIMED_OUT
+            return CLOSING if self._closing else WOKEN
         finally:
             with self._lock:
                 events = self._events.get(ticket_id)
@@ -148,13 +162,16 @@ class WakeupHub:
             event.set()
 
     def notify_newer(self, versions) -> None:
-        """Wake polls whose ticket has an updated_at newer than the one they saw."""
+        """Wake polls whose ticket's updated_at differs from the one they saw.
+
+        Different, not later: stamps written by another box's clock may be behind ours.
+        """
         with self._lock:
             events = [
                 e
                 for tid, updated in versions
                 for e, seen in self._events.get(tid, {}).items()
-                if seen is None or updated > seen
+                if seen is None or updated != seen
             ]
         for event in events:
             event.set()
@@ -165,41 +182,53 @@ class WakeupHub:
         if self.channel is not None:
             self.channel.publish_after_commit(ticket_ids)
 
-    def close(self) -> None:
-        """Answer every waiting poll now (the server is stopping); later waits return at once."""
+    def close(self, spread: float = 0.0) -> None:
+        """Answer every waiting poll (the server is stopping); later waits return at once.
+
+        With `spread`, the answers go out in random order over that many seconds,
+        so thousands of pages do not all come back to the other workers at once.
+        """
         self._closing = True
         with self._lock:
             events = [e for group in self._events.values() for e in group]
-        for event in events:
+        random.shuffle(events)
+        started = time.monotonic()
+        for i, event in enumerate(events):
+            due = started + spread * i / len(events)
+            pause = due - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
             event.set()
         if self.channel is not None:
             self.channel.close()
 
     def _safety_net(self) -> None:
-        cursor = clock.utcnow() - COMMIT_OVERLAP
+        # The cursor is a reading of the database's clock, never of this box's:
+        # the tickets' change stamps come from that same clock.
+        cursor = None  # None: the first check only reads the clock
         last_check = time.monotonic()
         while not self._closing:
             time.sleep(self.check_seconds)
             with self._lock:
                 idle = not self._events
             if idle:  # nothing waits, so there is nothing to catch up on later
-                cursor, last_check = clock.utcnow() - COMMIT_OVERLAP, time.monotonic()
+                cursor, last_check = None, time.monotonic()
                 continue
             since_last = time.monotonic() - last_check
             channel_up = self.channel is not None and self.channel.healthy_for(since_last)
-            if channel_up and since_last < self.safety_check_seconds:
+            if channel_up and since_last < self.safety_check_seconds and cursor is not None:
                 continue
-            started, last_check = clock.utcnow(), time.monotonic()
+            last_check = time.monotonic()
             try:
                 with self.app.app_context():
                     try:
-                        rows = self.catch_up(cursor)
+                        database_now, rows = self.catch_up(cursor)
                     finally:
                         db.session.remove()
             except Exception:  # a database hiccup must not stop the safety net
                 log.exception("wake-up check failed; retrying")
                 continue
-            cursor = started - COMMIT_OVERLAP
+            cursor = database_now - COMMIT_OVERLAP
             if rows:
                 self.notify_newer(rows)
 
@@ -279,7 +308,17 @@ class PostgresChannel(_Channel):
 
 class LocalSocketChannel(_Channel):
     """For SQLite: every process using the database file binds a Unix datagram socket
-    in one shared folder, and a commit sends the changed ticket ids to all of them."""
+    in one shared folder, and a commit sends the changed ticket ids to all of them.
+
+    A receiving socket queues only a few datagrams (Linux: net.unix.max_dgram_qlen,
+    10 by default), and a busy process may not read for a while. Ids a full queue
+    refuses stay in that peer's outbox: a sender thread sends them again, many per
+    datagram, until they are taken. Only ids still undelivered after
+    GIVE_UP_SECONDS are dropped, counted in /metrics and left to the safety net.
+    """
+
+    GIVE_UP_SECONDS = 10.0
+    MAX_DATAGRAM = 32 * 1024  # bytes of ids per datagram, well under the socket buffer
 
     def __init__(self, hub: WakeupHub, database_path: str):
         super().__init__(hub)
@@ -291,6 +330,10 @@ class LocalSocketChannel(_Channel):
         self.sock = None
         self._sender = None
         self._sender_pid = None
+        # peer socket path -> {ticket id: when it was first refused (monotonic)}
+        self._outbox: dict[str, dict[str, float]] = {}
+        self._outbox_lock = threading.Lock()
+        self._outbox_filled = threading.Event()
 
     def start(self) -> None:
         try:
@@ -306,28 +349,96 @@ class LocalSocketChannel(_Channel):
         super().start()
 
     def _get_sender(self):
-        # Any process may publish, including one where no poll ever waited.
+        # Any process may publish, including one where no poll ever waited;
+        # its retrying thread starts with its first sender.
         if self._sender_pid != os.getpid():
             self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             self._sender.setblocking(False)
             self._sender_pid = os.getpid()
+            self._outbox = {}
+            threading.Thread(target=self._resend, name="qrlogin-wake-resend", daemon=True).start()
         return self._sender
 
     def publish_after_commit(self, ticket_ids) -> None:
-        payload = "\n".join(ticket_ids).encode()
         try:
             peers = [entry.path for entry in os.scandir(self.folder) if entry.name.endswith(".sock")]
         except OSError:
             return
+        sender = self._get_sender()
+        refused = False
         for peer in peers:
             if peer == self.path:
                 continue
-            try:
-                self._get_sender().sendto(payload, peer)
-            except (ConnectionRefusedError, FileNotFoundError):
-                _unlink(peer)  # a process that is gone
-            except OSError:
-                pass  # a full queue: that process's periodic check catches up
+            with self._outbox_lock:
+                waiting = self._outbox.get(peer)
+                if waiting:  # keep the order: queue behind what that peer has not taken yet
+                    now = time.monotonic()
+                    for ticket_id in ticket_ids:
+                        waiting.setdefault(ticket_id, now)
+                    refused = True
+                    continue
+            if not self._send(sender, peer, list(ticket_ids)):
+                with self._outbox_lock:
+                    now = time.monotonic()
+                    box = self._outbox.setdefault(peer, {})
+                    for ticket_id in ticket_ids:
+                        box.setdefault(ticket_id, now)
+                refused = True
+        if refused:
+            self._outbox_filled.set()
+
+    def _send(self, sender, peer: str, ticket_ids: list[str]) -> bool:
+        """Send the ids in as few datagrams as fit; False when the peer's queue is full."""
+        batch, size = [], 0
+        for ticket_id in [*ticket_ids, None]:
+            if ticket_id is not None and size + len(ticket_id) + 1 <= self.MAX_DATAGRAM:
+                batch.append(ticket_id)
+                size += len(ticket_id) + 1
+                continue
+            if batch:
+                try:
+                    sender.sendto("\n".join(batch).encode(), peer)
+                except (ConnectionRefusedError, FileNotFoundError):
+                    _unlink(peer)  # a process that is gone: nobody waits there
+                    return True
+                except BlockingIOError:
+                    return False
+                except OSError as exc:
+                    log.warning("wake-up not sent to %s (%s)", peer, exc)
+                    return False
+            batch, size = ([ticket_id], len(ticket_id) + 1) if ticket_id is not None else ([], 0)
+        return True
+
+    def _resend(self) -> None:
+        """Send refused ids again until they are taken: a short pause, then again."""
+        pause = 0.001
+        while not self.hub.closing:
+            with self._outbox_lock:
+                pending = bool(self._outbox)
+            if not pending:
+                self._outbox_filled.wait(1.0)
+                self._outbox_filled.clear()
+                pause = 0.001
+                continue
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+            with self._outbox_lock:
+                boxes, self._outbox = self._outbox, {}
+            sender = self._get_sender()
+            now = time.monotonic()
+            for peer, box in boxes.items():
+                if self._send(sender, peer, list(box)):
+                    metrics.wakeups_resent(len(box))
+                    continue
+                kept = {tid: since for tid, since in box.items() if now - since < self.GIVE_UP_SECONDS}
+                if len(kept) < len(box):
+                    metrics.wakeups_lost(len(box) - len(kept))
+                    log.warning("gave up waking %d polls in %s; its periodic check catches up",
+                                len(box) - len(kept), peer)
+                if kept:
+                    with self._outbox_lock:
+                        newer = self._outbox.get(peer, {})
+                        self._outbox[peer] = {**kept, **newer}
 
     def _run(self) -> None:
         while not self.hub.closing:

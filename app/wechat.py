@@ -59,6 +59,10 @@ _WXACODE_ERRORS = {
     40169: errors.WeChatSceneInvalid,
 }
 
+_OA_ERRORS = {
+    48001: errors.WeChatOaUnauthorized,  # the account type may not call this API (unverified, subscription)
+}
+
 # errcode -> the error we report for getuserphonenumber
 _PHONE_ERRORS = {
     40029: errors.PhoneCodeInvalid,     # invalid or expired code
@@ -125,6 +129,32 @@ class WeChatClient:
                                  errcodes=_WXACODE_ERRORS, image=True)
 
         return self._with_token(call)
+
+    def qrcode_create(self, scene: str, expire_seconds: int) -> str:
+        """The url of a temporary parametric QR naming `scene` (Official Account; QR_STR_SCENE)."""
+        body = {"expire_seconds": expire_seconds, "action_name": "QR_STR_SCENE",
+                "action_info": {"scene": {"scene_str": scene}}}
+
+        def call(token):
+            # Each call makes a new QR, so a repeat after a lost answer only wastes one.
+            return self._request("qrcode_create", "POST", "/cgi-bin/qrcode/create", params={"access_token": token},
+                                 json=body, idempotent=True, errcodes=_OA_ERRORS)
+
+        url = self._with_token(call).get("url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url) > 512:
+            log.warning("WeChat qrcode_create answered without a usable url")
+            raise errors.WeChatFailed()
+        return url
+
+    def user_info(self, openid: str) -> dict:
+        """What the Official Account knows of a follower: {"unionid": str | None} (no name or avatar since 2021)."""
+        def call(token):
+            return self._request("user_info", "GET", "/cgi-bin/user/info",
+                                 params={"access_token": token, "openid": openid, "lang": "zh_CN"},
+                                 idempotent=True, errcodes=_OA_ERRORS)
+
+        unionid = self._with_token(call).get("unionid")
+        return {"unionid": unionid if isinstance(unionid, str) and 0 < len(unionid) <= 64 else None}
 
     def phone_number(self, code: str, openid: str | None) -> str:
         """The verified phone number (E.164) behind a getPhoneNumber button's code.
@@ -356,14 +386,23 @@ def _never_connected(exc: Exception) -> bool:
 
 
 def client() -> WeChatClient:
-    """The process's client (one connection pool per worker)."""
+    """The process's client of the mini-program (one connection pool per worker)."""
+    return _client("qrlogin_wechat", "WECHAT_APPID", "WECHAT_SECRET")
+
+
+def oa_client() -> WeChatClient:
+    """The process's client of the Official Account: same design, its own app id and token row."""
+    return _client("qrlogin_wechat_oa", "WECHAT_OA_APPID", "WECHAT_OA_SECRET")
+
+
+def _client(key: str, appid_setting: str, secret_setting: str) -> WeChatClient:
     ext = current_app.extensions
-    if "qrlogin_wechat" not in ext:
+    if key not in ext:
         cfg = current_app.config
         # setdefault: two threads racing here still end up sharing one client (and its lock).
-        ext.setdefault("qrlogin_wechat", WeChatClient(
-            cfg["WECHAT_APPID"], cfg["WECHAT_SECRET"] or "", cfg["WECHAT_API_BASE"], cfg["WECHAT_TIMEOUT_SECONDS"],
+        ext.setdefault(key, WeChatClient(
+            cfg[appid_setting], cfg[secret_setting] or "", cfg["WECHAT_API_BASE"], cfg["WECHAT_TIMEOUT_SECONDS"],
             retries=cfg["WECHAT_RETRIES"], backoff=cfg["WECHAT_RETRY_BACKOFF_SECONDS"],
             token_margin=cfg["WECHAT_TOKEN_MARGIN_SECONDS"],
         ))
-    return ext["qrlogin_wechat"]
+    return ext[key]

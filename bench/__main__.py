@@ -3,11 +3,19 @@
 Starts gunicorn with gunicorn.conf.py against SQLite and PostgreSQL and prints:
 held polls (with total RSS and ordinary-request latency while they wait), wake
 latency across servers, ticket creation throughput with QR images, idle
-database queries per second, and forward-auth checks (/auth/verify) per second
-with 1,000 logged-in sessions. The client runs on the same machine.
+database queries per second, forward-auth checks (/auth/verify) per second with 1,000
+logged-in sessions, and how fast the Official Account callback answers WeChat's pushes
+(safe mode) and their retries. The client runs on the same machine.
 
     python -m bench [--db sqlite,postgresql] [--steps 1000,5000,10000] [--quick] [--only verify]
+                    [--wave-steps 1000,5000] [--no-herd] [--churn | --churn-only]
     python -m bench --soak [SECONDS]   # only the soak (bench/soak.py), 1800 s by default
+
+The login wave (bench/wave.py: pages waiting, 50 phones confirming all of them,
+full logins with CPU per login and lost wake-ups), the restart herd, and a chart
+of wake latency and memory against the number waiting (bench-results/wave.png)
+run by default; the three-minute churn run only with --churn (or alone with
+--churn-only).
 """
 import argparse
 import asyncio
@@ -23,11 +31,13 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app import oa_messages  # noqa: E402
 from app.auth import signed_binding  # noqa: E402
 from app.security import hash_secret, new_secret, new_ticket_id  # noqa: E402
 from bench import live_server  # noqa: E402
 from bench.live_server import LiveServer, migrate  # noqa: E402
 
+from . import wave  # noqa: E402
 from .httpclient import Timer, close, percentile, request  # noqa: E402
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/qrl_bench"
@@ -94,8 +104,14 @@ class Held:
         self.results: list[tuple[int | None, str, float]] = []
         self.tasks: list[asyncio.Task] = []
 
-    async def start(self, batch=500, pause=0.05):
+    async def start(self, batch=250, pause=0.1, server: LiveServer | None = None):
+        """Open the polls a batch at a time. With `server` (run with PROMETHEUS_MULTIPROC_DIR), each
+        batch waits until the server holds the previous ones: a CPU-starved worker that cannot accept
+        as fast as the client connects overflows the listen queue, and the kernel resets those
+        connections ~20 s later, which is the machine's limit, not the service's."""
         for i in range(0, len(self.ticket_ids), batch):
+            if server is not None and i:
+                await until_waiting(server, i - batch - len(self.results))  # answered ones wait no more
             for tid in self.ticket_ids[i:i + batch]:
                 self.tasks.append(asyncio.create_task(self._one(tid)))
             await asyncio.sleep(pause)
@@ -128,6 +144,19 @@ class Held:
             count, longest = kinds.get(status, (0, 0.0))
             kinds[status] = (count + 1, max(longest, took))
         return ", ".join(f"{kind} x{count} after {took:.0f} s" for kind, (count, took) in kinds.items())
+
+
+async def until_waiting(server: LiveServer, count: int, timeout: float = 10) -> None:
+    """Return once the server holds at least `count` waiting polls (or after `timeout` seconds)."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        response, conn = await request("127.0.0.1", server.port, "GET", "/metrics")
+        close(conn)
+        waiting = sum(float(line.split()[-1]) for line in response.body.decode().splitlines()
+                      if line.startswith("qrlogin_waiting_polls "))
+        if waiting >= count:
+            return
+        await asyncio.sleep(0.1)
 
 
 async def settle(server: LiveServer, timeout: float = 90) -> None:
@@ -168,13 +197,14 @@ async def mp_token(port: int) -> str:
 
 async def scenario_held(url: str, steps: list[int], workdir: Path) -> list[dict]:
     rows = []
-    with LiveServer(url, workers=2, env=SERVER_ENV, log_path=workdir / "held.log") as server:
+    env = {**SERVER_ENV, "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prom-held")}
+    with LiveServer(url, workers=2, env=env, log_path=workdir / "held.log") as server:
         for n in steps:
             secret = new_secret()
             ids = seed_tickets(url, n, secret)
             held = Held(server.port, ids, secret)
             started = time.perf_counter()
-            await held.start()
+            await held.start(server=server)
             await settle(server)  # every poll has reached a worker and waits
             rss = server.rss_bytes()
             latencies = await ordinary_latencies(server.port)
@@ -268,6 +298,55 @@ async def scenario_idle(url: str, kind: str, workdir: Path, waiting: int = 5000,
         await held.finish()
     keepalive = 2 / 5 if kind == "postgresql" else 0
     return {"waiting": waiting, "queries_per_second": count / window + keepalive, "errors": held.errors()}
+
+
+# An Official Account in safe mode; the callback never calls WeChat, so no real account is needed.
+OA_ENV = {"QR_MODE": "official_account", "WECHAT_OA_APPID": "wx-bench-oa", "WECHAT_OA_SECRET": "unused",
+          "WECHAT_OA_TOKEN": "benchtoken", "WECHAT_OA_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"}
+
+
+def oa_push(ticket_id: str, openid: str) -> tuple[str, bytes]:
+    """(path with query, body) of WeChat's encrypted subscribe push for `ticket_id`."""
+    from urllib.parse import urlencode
+
+    now = int(time.time())
+    event = oa_messages.render({"ToUserName": "gh_bench", "FromUserName": openid, "CreateTime": now,
+                                "MsgType": "event", "Event": "subscribe", "EventKey": f"qrscene_{ticket_id}"})
+    encrypted = oa_messages.Crypto(OA_ENV["WECHAT_OA_APPID"], [OA_ENV["WECHAT_OA_AES_KEY"]]).encrypt(event)
+    query = oa_messages.signed_query(OA_ENV["WECHAT_OA_TOKEN"], now, new_secret()[:10], openid=openid,
+                                     encrypt_type="aes")
+    query["msg_signature"] = oa_messages.signature(OA_ENV["WECHAT_OA_TOKEN"], query["timestamp"], query["nonce"],
+                                                   encrypted)
+    body = oa_messages.render({"ToUserName": "gh_bench", "Encrypt": encrypted})
+    return "/api/oa/callback?" + urlencode(query), body
+
+
+async def scenario_oa_callback(url: str, workdir: Path, events: int = 400, clients: int = 8) -> dict:
+    """WeChat's pushes (each a new follower scanning a login code) and then their retries, `clients` at a time."""
+    with LiveServer(url, workers=2, env={**SERVER_ENV, **OA_ENV}, log_path=workdir / "oa.log") as server:
+        pushes = [oa_push(ticket_id, f"o-bench-{i}") for i, ticket_id in
+                  enumerate(seed_tickets(url, events, new_secret()))]
+        figures = {}
+        for label in ("first", "retry"):
+            latencies, errors, queue = [], 0, list(pushes)
+
+            async def client():
+                nonlocal errors
+                conn = None
+                while queue:
+                    path, body = queue.pop()
+                    with Timer() as timer:
+                        answer, conn = await request("127.0.0.1", server.port, "POST", path, body=body, conn=conn,
+                                                     headers={"Content-Type": "text/xml"})
+                    latencies.append(timer.seconds)
+                    errors += answer.status != 200 or b"<Encrypt>" not in answer.body
+                close(conn)
+
+            started = time.perf_counter()
+            await asyncio.gather(*(client() for _ in range(clients)))
+            figures[label] = {"per_second": len(pushes) / (time.perf_counter() - started), "errors": errors,
+                              "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000}
+        return figures
 
 
 def _echoed_statements(path: Path) -> int:
@@ -378,6 +457,56 @@ def table(title: str, headers: list[str], rows: list[list]) -> str:
     return "\n".join([f"\n{title}", line(headers), line(["-" * w for w in widths]), *map(line, rows)])
 
 
+async def run_wave(kinds: list[str], steps: list[int], herd: bool, churn: bool) -> tuple[list[str], dict]:
+    """The login wave at each step, the restart herd and (on request) the churn run, per database."""
+    out, rows_by_db = [], {}
+    for kind in kinds:
+        with tempfile.TemporaryDirectory(prefix="qrl-bench-") as tmp:
+            workdir = Path(tmp)
+            url = prepare_database(kind, workdir)
+            rows = []
+            for n in steps:
+                log(f"[{kind}] login wave: {n} waiting, 50 phones")
+                try:
+                    rows.append(await wave.scenario_wave(url, n, workdir, SERVER_ENV))
+                except Exception as exc:  # one failed step is reported, the others still run
+                    out.append(f"\n{kind}: login wave at {n} waiting failed: {type(exc).__name__} {exc}")
+                    log(out[-1])
+                    continue
+                log(f"  {rows[-1]}")
+            if rows:
+                rows_by_db[kind] = rows
+                out.append(table(
+                    f"{kind}: login wave, N pages waiting then 50 phones confirming all (full logins: create, "
+                    f"polls, scan, confirm, pick-up, /api/me)",
+                    ["waiting", "logged in", "errors", "wake-ups lost", "wake p50 ms", "wake p99 ms", "wake max ms",
+                     "CPU ms/login", "RSS MB at N waiting"],
+                    [[r["waiting"], r["logins"], f"{r['errors']} ({r['error_kinds']})" if r["errors"] else 0,
+                      r["lost"], f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}", f"{r['max_ms']:.0f}",
+                      f"{r['cpu_ms_per_login']:.1f}", f"{r['rss_mb']:.0f}"] for r in rows]))
+            if herd:
+                log(f"[{kind}] restart herd")
+                h = await wave.scenario_herd(url, workdir, SERVER_ENV)
+                log(f"  {h}")
+                out.append(table(f"{kind}: restart herd, one worker stopped while {h['waiting']} pages wait",
+                                 ["answered by the shutdown", "over s", "came back and held ok",
+                                  "next hold > 1 s late", "errors"],
+                                 [[h["answered_by_shutdown"], f"{h['spread_s']:.1f}", h["came_back_ok"],
+                                   h["late_over_1s"], f"{h['errors']} ({h['error_kinds']})" if h["errors"] else 0]]))
+            if churn:
+                log(f"[{kind}] churn: 2000 pages, 5 logins/s, 3 minutes")
+                c = await wave.scenario_churn(url, workdir, SERVER_ENV)
+                log(f"  {c}")
+                out.append(table(f"{kind}: churn, {c['pages']} pages polling and renewing codes, 5 logins/s, "
+                                 f"{c['minutes']:.0f} min",
+                                 ["logins", "errors", "wake-ups lost", "login p50 ms", "login p99 ms", "server CPU %",
+                                  "RSS start MB", "RSS end MB"],
+                                 [[c["logins"], f"{c['errors']} ({c['error_kinds']})" if c["errors"] else 0, c["lost"],
+                                   f"{c['p50_ms']:.0f}", f"{c['p99_ms']:.0f}", f"{c['cpu_percent']:.0f}",
+                                   f"{c['rss_start_mb']:.0f}", f"{c['rss_end_mb']:.0f}"]]))
+    return out, rows_by_db
+
+
 async def run(kinds: list[str], steps: list[int], quick: bool, only: str | None = None) -> str:
     out = [f"qrlogin bench {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
            f"gunicorn.conf.py (2 gevent workers), client on the same machine"]
@@ -397,6 +526,8 @@ async def run(kinds: list[str], steps: list[int], quick: bool, only: str | None 
             create = await scenario_create(url, workdir, seconds=3 if quick else 6)
             log(f"[{kind}] idle queries")
             idle = await scenario_idle(url, kind, workdir, waiting=1000 if quick else 5000)
+            log(f"[{kind}] Official Account callback")
+            oa = await scenario_oa_callback(url, workdir, events=200 if quick else 400)
         out.append(table(f"{kind}: waiting polls held (wait={POLL_WAIT}s) and ordinary requests meanwhile",
                          ["waiting", "held ok", "errors", "total RSS MB", "ordinary p50 ms", "ordinary p99 ms"],
                          [[r["waiting"], r["held_ok"], f"{r['errors']} ({r['kinds']})" if r["errors"] else 0,
@@ -408,6 +539,10 @@ async def run(kinds: list[str], steps: list[int], quick: bool, only: str | None 
                          [[f"{create['per_second']:.0f}", create["errors"]]]))
         out.append(table(f"{kind}: idle database queries while polls wait", ["waiting", "queries/s", "errors"],
                          [[idle["waiting"], f"{idle['queries_per_second']:.2f}", idle["errors"]]]))
+        out.append(table(f"{kind}: Official Account callback, encrypted scan events (8 at a time; WeChat waits 5 s)",
+                         ["delivery", "events/s", "p50 ms", "p99 ms", "errors"],
+                         [[label, f"{f['per_second']:.0f}", f"{f['p50_ms']:.1f}", f"{f['p99_ms']:.1f}", f["errors"]]
+                          for label, f in oa.items()]))
         out.append(await verify_report(kind, quick))
     return "\n".join(out)
 
@@ -449,20 +584,43 @@ def main():
     parser.add_argument("--db", default="sqlite,postgresql")
     parser.add_argument("--steps", default="1000,5000,10000")
     parser.add_argument("--quick", action="store_true", help="smaller samples, for a fast look")
+    parser.add_argument("--wave-steps", default="1000,5000",
+                        help="pages waiting in each login-wave run (the issue's full set: 1000,5000,10000,10000,10000); "
+                             "empty: none")
+    parser.add_argument("--no-herd", action="store_true", help="skip the restart herd")
+    parser.add_argument("--churn", action="store_true", help="also the three-minute churn run")
+    parser.add_argument("--churn-only", action="store_true", help="only the churn run")
     parser.add_argument("--only", choices=["verify"], help="run one scenario: verify (forward-auth checks)")
     parser.add_argument("--soak", type=float, nargs="?", const=1800, metavar="SECONDS",
                         help="run only the soak (an office's day) for this long; 1800 s when no number is given")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # one socket per held poll, here and in gunicorn
-    if args.soak:
-        report = asyncio.run(run_soak(args.db.split(","), args.soak))
-    else:
-        report = asyncio.run(run(args.db.split(","), [int(s) for s in args.steps.split(",")], args.quick, args.only))
-    print(report)
+    kinds = args.db.split(",")
     Path("bench-results").mkdir(exist_ok=True)
-    name = "soak" if args.soak else args.only or "latest"
-    Path(f"bench-results/{name}.txt").write_text(report + "\n")
+    if args.soak:
+        report = asyncio.run(run_soak(kinds, args.soak))
+        print(report)
+        Path("bench-results/soak.txt").write_text(report + "\n")
+        return
+    if args.only:
+        report = asyncio.run(run(kinds, [], args.quick, args.only))
+        print(report)
+        Path(f"bench-results/{args.only}.txt").write_text(report + "\n")
+        return
+    if args.churn_only:
+        parts, _ = asyncio.run(run_wave(kinds, [], herd=False, churn=True))
+        report = "\n".join(parts)
+    else:
+        report = asyncio.run(run(kinds, [int(s) for s in args.steps.split(",") if s], args.quick))
+        wave_steps = [int(s) for s in args.wave_steps.split(",") if s]
+        parts, rows_by_db = asyncio.run(run_wave(kinds, wave_steps, herd=not args.no_herd, churn=args.churn))
+        report = "\n".join([report, *parts])
+        if rows_by_db:
+            wave.chart(rows_by_db, Path("bench-results/wave.png"))
+            report += "\n\nchart: bench-results/wave.png"
+    print(report)
+    Path("bench-results/latest.txt").write_text(report + "\n")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from app import clock as app_clock
 from app import create_app
 from app.extensions import db
 
-from .support.apps import serve
+from .support.apps import official_account, serve
 from .support.fake_wechat import APPID, SECRET, FakeWeChat
 from .support.phone import Phone
 
@@ -205,6 +205,18 @@ def wechat(fake_wechat):
 def wxacode_app(config, wechat):
     """The service drawing mini-program codes (QR_MODE=wxacode) with the fake WeChat."""
     yield from serve(create_app({**config, "QR_MODE": "wxacode"}))
+
+
+@pytest.fixture
+def oa_app(config, wechat):
+    """The service in QR_MODE=official_account, plain mode, with the fake WeChat."""
+    yield from serve(create_app(official_account(config)))
+
+
+@pytest.fixture
+def oa_safe_app(config, wechat):
+    """The same in safe mode: pushes and replies encrypted with the EncodingAESKey."""
+    yield from serve(create_app(official_account(config, safe=True)))
 
 
 @pytest.fixture

@@ -57,7 +57,7 @@ def test_poll_returns_the_unchanged_status_after_wait(browser, ticket):
     response, took = poll(browser, ticket["ticket_id"], wait=1, since="pending")
     assert response.status_code == 200
     assert response.get_json()["status"] == "pending"
-    assert took >= 0.9
+    assert took >= 0.75  # held up to a fifth less than asked (see test_hold_times_are_spread)
 
 
 def test_poll_returns_promptly_on_scan(app, browser, ticket, phone):

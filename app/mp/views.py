@@ -31,6 +31,8 @@ def login():
         identity = {"provider": "dev", "appid": "", "openid": DEV_PREFIX + name, "nickname": name}
     elif current_app.config["DEV_LOGIN"]:
         raise errors.InvalidRequest("WeChat sign-in is not configured here; use a 'dev:<name>' code.")
+    elif not current_app.config["WECHAT_APPID"]:  # people log in through the Official Account only
+        raise errors.InvalidRequest("This service has no mini-program (WECHAT_APPID is not set).")
     else:
         found = wechat.client().code_to_session(code)
         identity = {"provider": "wechat_mp", "appid": current_app.config["WECHAT_APPID"], **found}

@@ -79,6 +79,12 @@ _TICKET_ID = {"name": "ticket_id", "in": "path", "required": True,
 _BEARER = [{"miniProgramToken": []}]
 
 
+# Every push and check from WeChat carries these (signature = sha1 of the sorted token, timestamp, nonce).
+_OA_QUERY = [{"name": name, "in": "query", "required": True, "schema": {"type": "string"}}
+             for name in ("signature", "timestamp", "nonce")]
+_OA_TEXT = {"description": "The echoed string.", "content": {"text/plain": {"schema": {"type": "string"}}}}
+
+
 def _qr_image(kind: str, mimetype: str) -> dict:
     image = {"description": "The QR image.", "content": {mimetype: {"schema": {"type": "string"}}}}
     return {"get": {"summary": f"The ticket's QR code as {kind.upper()}.", "operationId": f"ticketQr{kind.title()}",
@@ -102,9 +108,10 @@ SPEC = {
         "/api/tickets": {
             "post": {
                 "summary": "Create a login ticket (PC browser). Sets the HttpOnly browser-binding cookie. "
-                           "No body (or JSON); form bodies and other sites' requests are refused.",
+                           "No body (or JSON); form bodies and other sites' requests are refused. "
+                           "With QR_MODE=official_account WeChat makes the QR first (502/503 when it cannot).",
                 "operationId": "createTicket",
-                "responses": _responses("201", _json(_ref("NewTicket"), "The new ticket."), "403", "415", "429"),
+                "responses": _responses("201", _json(_ref("NewTicket"), "The new ticket."), "403", "415", "429", "502", "503"),
             },
         },
         "/api/tickets/{ticket_id}": {
@@ -244,6 +251,31 @@ SPEC = {
                                 "schema": {"type": "integer", "minimum": 1}}],
                 "responses": _responses("200", _json(_obj({"id": {"type": "integer"}, "ended": {"const": True}}),
                                                      "Ended."), "401", "404"),
+            },
+        },
+        "/api/oa/callback": {
+            "get": {
+                "summary": "WeChat checks the callback URL (Official Account console): answers `echostr` when signed.",
+                "operationId": "oaCallbackCheck",
+                "parameters": _OA_QUERY + [{"name": "echostr", "in": "query", "required": True,
+                                            "schema": {"type": "string", "maxLength": 128}}],
+                "responses": {**_responses("200", _OA_TEXT, "400", "403", "404")},
+            },
+            "post": {
+                "summary": "WeChat pushes a message or event (XML; in safe mode encrypted). Subscribe and SCAN "
+                           "events of a login QR scan its ticket; the reply is `success` or a text message.",
+                "operationId": "oaCallback",
+                "parameters": _OA_QUERY + [
+                    {"name": "openid", "in": "query", "required": False, "schema": {"type": "string"}},
+                    {"name": "encrypt_type", "in": "query", "required": False, "schema": {"const": "aes"}},
+                    {"name": "msg_signature", "in": "query", "required": False, "schema": {"type": "string"}},
+                ],
+                "requestBody": {"required": True, "content": {"text/xml": {"schema": {"type": "string"}}}},
+                "responses": {"200": {"description": "`success`, or the passive reply (XML).",
+                                      "content": {"text/plain": {"schema": {"type": "string"}},
+                                                  "application/xml": {"schema": {"type": "string"}}}},
+                              **{status: answer for status, answer in _responses("200", {}, "400", "403", "404",
+                                                                                "413").items() if status != "200"}},
             },
         },
         "/auth/verify": {

@@ -1,12 +1,12 @@
 """PC browser API: create a login ticket, long-poll it, read and end the session."""
 from flask import current_app, jsonify, make_response, request
 
-from .. import auth, errors, longpoll, tickets
+from .. import auth, errors, longpoll, oa_login, tickets
 from ..extensions import db
-from ..inputs import (choice_arg, client_ip, client_key, json_body, number_arg, require_json, same_site_only,
-                      text_field, user_agent)
+from ..inputs import (choice_arg, client_ip, client_key, json_body, number_arg, public_base_url, require_json,
+                      same_site_only, text_field, user_agent)
 from ..provider import pending
-from ..security import hash_secret
+from ..security import hash_secret, new_ticket_id
 from . import bp, qrcodes
 
 
@@ -19,12 +19,17 @@ def create_ticket():
     same_site_only()  # another site's form must not mint codes in this browser's name
     cfg = current_app.config
     secret, browser_hash = auth.browser_binding()
+    oidc_request_id = _authorization_request(browser_hash)
+    ticket_id = qr_url = None
+    if oa_login.enabled():  # WeChat makes the QR first: a failure leaves no ticket behind
+        ticket_id = new_ticket_id()
+        qr_url = oa_login.make_qr(ticket_id, public_base_url())
     ticket = tickets.create(browser_hash, client_ip(), user_agent(), pc_net=client_key(),
                             max_per_browser=cfg["MAX_OPEN_TICKETS_PER_BROWSER"],
                             max_per_net=cfg["MAX_OPEN_TICKETS_PER_ADDRESS"],
-                            oidc_request_id=_authorization_request(browser_hash))
+                            ticket_id=ticket_id, qr_url=qr_url, oidc_request_id=oidc_request_id)
     db.session.commit()
-    body = {**ticket.to_dict(), **qrcodes.for_new_ticket(ticket.id),
+    body = {**ticket.to_dict(), **qrcodes.for_new_ticket(ticket),
             "poll_max_wait": current_app.config["POLL_MAX_WAIT_SECONDS"]}
     response = make_response(jsonify(body), 201)
     auth.set_bind_cookie(response, secret)
@@ -82,10 +87,8 @@ def poll_ticket(ticket_id):
     ticket = tickets.get(ticket_id)
     auth.check_bound(ticket.browser_hash)
     db.session.commit()  # keeps a lazy expiry; frees the connection before waiting
-    if since == ticket.status and wait > 0:
-        ticket = longpoll.wait_for_change(ticket, since, wait)
-    ticket, token = longpoll.pick_up(ticket)
-    response = jsonify(ticket.to_dict())
+    body, token = longpoll.answer(ticket, since, wait)
+    response = jsonify(body)
     if token is not None:
         auth.set_login_cookie(response, token)
     return response

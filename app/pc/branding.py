@@ -18,7 +18,8 @@ def current(t: dict) -> dict:
         "heading": site or t["brand"],
         "logo_url": config.get("LOGO_URL"),
         "scan_app": scan_app,
-        "pending": t["pending"].format(app=scan_app),
+        # Following the Official Account is scanned with WeChat itself, and says so.
+        "pending": t["pending_oa"] if config["QR_MODE"] == "official_account" else t["pending"].format(app=scan_app),
         "miniprogram_link": config.get("MINIPROGRAM_LINK"),
         "dev_login": config["DEV_LOGIN"],
     }

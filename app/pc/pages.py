@@ -5,7 +5,7 @@ from .. import auth, errors, tickets
 from ..extensions import db
 from ..provider import pending
 from . import bp, branding
-from .i18n import texts
+from .i18n import login_texts, texts
 
 
 @bp.app_context_processor
@@ -67,12 +67,13 @@ def _readable(moment) -> str:
 
 @bp.get("/login")
 def login_page():
+    t = login_texts(current_app.config["QR_MODE"] == "official_account")
     row = pending.find(request.args.get("authorize"), auth.browser_hash())
     db.session.commit()
     if row is None:
-        return render_template("login.html", next_url=after_login(request.args))
+        return render_template("login.html", t=t, next_url=after_login(request.args))
     # Logging in for another app: the page names it and comes back to finish its request.
-    return render_template("login.html", next_url=url_for("oidc.resume", request_id=row.id),
+    return render_template("login.html", t=t, next_url=url_for("oidc.resume", request_id=row.id),
                            authorize=row.id, app_name=row.client.name)
 
 

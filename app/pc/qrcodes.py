@@ -1,20 +1,21 @@
 """What the PC page shows to be scanned: the QR's text and its images."""
-from flask import current_app, request, url_for
+from flask import url_for
 
 from .. import qr, wxacode
+from ..inputs import public_base_url
 from ..models import Ticket
 
 
-def content(ticket_id: str) -> str:
-    """The text the QR encodes: a public URL naming the ticket, nothing secret."""
-    base = current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
-    return f"{base}/qr/{ticket_id}"
+def content(ticket: Ticket) -> str:
+    """The text the QR encodes: a public URL naming the ticket (ours, or WeChat's), nothing secret."""
+    return ticket.qr_url or f"{public_base_url()}/qr/{ticket.id}"
 
 
-def for_new_ticket(ticket_id: str) -> dict:
+def for_new_ticket(ticket: Ticket) -> dict:
     """The QR fields of a creation answer."""
+    ticket_id = ticket.id
     fields = {
-        "qr_content": content(ticket_id),
+        "qr_content": content(ticket),
         "qr_svg_url": url_for("pc.ticket_qr", ticket_id=ticket_id, kind="svg"),
         "qr_png_url": url_for("pc.ticket_qr", ticket_id=ticket_id, kind="png"),
     }
@@ -31,5 +32,5 @@ def image(ticket: Ticket, kind: str) -> tuple[bytes, str]:
     if kind == "png" and wxacode.enabled():
         return wxacode.image(ticket)
     if kind == "svg":
-        return qr.svg(content(ticket.id)), "image/svg+xml"
-    return qr.png(content(ticket.id)), "image/png"
+        return qr.svg(content(ticket)), "image/svg+xml"
+    return qr.png(content(ticket)), "image/png"

@@ -49,6 +49,7 @@
 
   function explain(err) {
     if (!err || !err.status) { return null; }  // never reached the server: the connection is lost
+    if (err.code && err.code.indexOf('wechat_') === 0) { return T.wechat_down; }  // says when it retries
     return T.errors[err.code] || fmt(T.errors.server, {status: err.status});
   }
 
@@ -95,6 +96,7 @@
       });
   }
 
+  // WeChat could not make the code (a 502/503 "wechat_*" error): say so, not "connection lost".
   function poll(gen) {
     if (gen !== generation || paused) { return; }
     controller = new AbortController();
@@ -213,7 +215,11 @@
   function tick() {
     if (retryTimer) {
       var s = Math.max(1, Math.ceil((retryAt - Date.now()) / 1000));
-      say(problem === null ? fmt(T.offline, {s: s}) : problem + ' ' + fmt(T.retry_in, {s: s}));
+      if (problem === null) {
+        say(fmt(T.offline, {s: s}));
+      } else {
+        say(problem.indexOf('{s}') >= 0 ? fmt(problem, {s: s}) : problem + ' ' + fmt(T.retry_in, {s: s}));
+      }
     }
     if (status === 'pending' || status === 'scanned') {
       var left = Math.max(0, Math.round((expiresAt - Date.now()) / 1000));

@@ -2,7 +2,7 @@
 open tickets are counted per browser and per network.
 
 Revision ID: 0006
-Revises: 0004 (0005, the Official Account, comes between once it lands)
+Revises: 0005
 Create Date: 2026-11-24 10:00:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0006'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

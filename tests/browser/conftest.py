@@ -58,6 +58,24 @@ def open_login_page(chromium):
         context.close()
 
 
+@pytest.fixture
+def phone_browser(chromium):
+    """WeChat's browser on a phone: opens a URL (a link from the chat, a page from a QR) in a language."""
+    contexts = []
+
+    def open_(url, lang="en"):
+        context = chromium.new_context(viewport=WINDOWS["phone"], locale=LOCALES[lang], is_mobile=True,
+                                       has_touch=True)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(url)
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
 # What JavaScript's encodeURIComponent leaves as it is.
 _URI_SAFE = "-_.!~*'()"
 
@@ -86,11 +104,12 @@ class LoginPage:
             yield
         self.ticket = info.value.json()
 
-    def expect_qr_of_current_ticket(self):
-        """The QR on screen is the image of `<server>/qr/<ticket id>`, byte for byte what segno draws."""
+    def expect_qr_of_current_ticket(self, content=None):
+        """The QR on screen is the image of `content` (by default `<server>/qr/<ticket id>`), byte for byte
+        what segno draws."""
         ticket_id = self.ticket["ticket_id"]
         expect(self.qr).to_be_visible()
-        expected = qr.svg(f"{self.server.url}/qr/{ticket_id}")
+        expected = qr.svg(content or f"{self.server.url}/qr/{ticket_id}")
         # The image arrives inline with the ticket, as a data: URL of the SVG.
         expect(self.qr).to_have_attribute("src", "data:image/svg+xml;charset=utf-8," + quote(expected.decode(), safe=_URI_SAFE))
         expect(self.qr).to_have_js_property("complete", True)

@@ -47,7 +47,7 @@ def test_scan_then_confirm_logs_the_page_in(live_server, open_login_page, make_p
     expect(avatar).to_be_visible()
     assert avatar.evaluate("img => img.naturalWidth") == 72
     expect(login.qr).to_be_hidden()
-    expect(login.page.locator("#qrl-scanned .check")).to_be_visible()  # the person, with a check mark
+    expect(login.page.locator("#qrl-scanned .scanned-check")).to_be_visible()  # the person, with a check mark
     login.expect_card_fits_the_window()
     login.screenshot("2-scanned")
 

@@ -5,6 +5,8 @@ import time
 from app import wakeups
 from app.extensions import db
 
+from .fake_wechat import OA_AES_KEY, OA_APPID, OA_SECRET, OA_TOKEN
+
 
 # Settings that turn every per-client limit off, for tests that play many clients from one address.
 NO_LIMITS = {"TICKET_RATE_LIMIT": "", "TICKET_RATE_LIMIT_PER_ADDRESS": "", "MAX_OPEN_TICKETS_PER_BROWSER": 0,
@@ -40,3 +42,9 @@ def in_thread(fn, *args, **kwargs):
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread, result
+
+
+def official_account(config: dict, safe: bool = False, **settings) -> dict:
+    """Settings of the service logging in through the fake's Official Account (safe mode: encrypted)."""
+    return {**config, "QR_MODE": "official_account", "WECHAT_OA_APPID": OA_APPID, "WECHAT_OA_SECRET": OA_SECRET,
+            "WECHAT_OA_TOKEN": OA_TOKEN, "WECHAT_OA_AES_KEY": OA_AES_KEY if safe else None, **settings}

@@ -21,6 +21,14 @@ Access token and mini-program codes (POST, JSON bodies):
                                before answers 40029; with `phone_quota` set, answers 1400001 once
                                it reaches 0 (the paid allowance is used up)
 `rotate()` replaces the token as WeChat does when another client forces a refresh.
+
+The Official Account (its own app id, secret and access token, as at WeChat):
+  /cgi-bin/qrcode/create    -> {"ticket", "expire_seconds", "url"} for a valid token and a QR_STR_SCENE body;
+                               `qrcodes` maps each url to its scene
+  /cgi-bin/user/info        -> {"subscribe": 1, "openid", "unionid": "union-<openid>"}
+`event()` writes an event as WeChat does, and `push()` / `push_request()` deliver it to the
+service's callback as WeChat does: signed query, text/xml body, in plain or safe mode. Safe
+mode is encrypted with wechatpy's implementation, not the service's.
 `script(path, *actions)` makes the next requests to `path` misbehave, one action each:
   ("errcode", n)   answer {"errcode": n} with HTTP 200
   ("sleep", s)     wait s seconds, then answer normally
@@ -28,19 +36,49 @@ Access token and mini-program codes (POST, JSON bodies):
   ("close",)       drop the connection without answering
 `reset()` (the `wechat` fixture) restores all of this between tests.
 """
+import hashlib
 import io
 import json
 import re
+import secrets
 import sys
 import threading
 import time
+from typing import NamedTuple
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 APPID = "wx-test-appid"
 SECRET = "wx-test-secret"
 LOGIN_PAGE = "pages/login/confirm"
+OA_APPID = "wx-test-oa-appid"
+OA_SECRET = "wx-test-oa-secret"
+OA_TOKEN = "oatesttoken"
+OA_ACCOUNT = "gh_0123456789ab"  # the account's own id, ToUserName of every push
+OA_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+OA_AES_KEY_OLD = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut"
+_CREDENTIALS = {APPID: SECRET, OA_APPID: OA_SECRET}
+# What WeChat's servers send with a push.
+PUSH_HEADERS = {"Content-Type": "text/xml", "User-Agent": "Mozilla/4.0", "Accept": "*/*", "Pragma": "no-cache"}
+
+
+class Push(NamedTuple):
+    """One delivery to the callback, as WeChat makes it."""
+    query: dict
+    body: bytes
+    headers: dict
 _SCENE = re.compile(r"[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]{1,32}")
+
+
+def sha1_sorted(*parts: str) -> str:
+    """WeChat's signature: SHA-1 of the sorted parts joined."""
+    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()
+
+
+def _aes_key(encoding_aes_key: str) -> bytes:
+    import base64
+
+    return base64.b64decode(encoding_aes_key + "=")
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -75,6 +113,8 @@ class FakeWeChat:
             self._used_phone_codes: set[str] = set()
             self._token_number = 0
             self._token = self._next_token()
+            self._oa_token = "oa-" + self._next_token()
+            self.qrcodes: dict[str, str] = {}
 
     def _next_token(self) -> str:
         self._token_number += 1
@@ -104,13 +144,85 @@ class FakeWeChat:
             return queue.pop(0) if queue else None
 
     def stable_token(self, body: dict) -> tuple[int, dict]:
-        if body.get("appid") != APPID or body.get("secret") != SECRET:
+        appid = body.get("appid")
+        if appid not in _CREDENTIALS or body.get("secret") != _CREDENTIALS[appid]:
             return 200, {"errcode": 40013, "errmsg": "invalid appid"}
         if body.get("grant_type") != "client_credential":
             return 200, {"errcode": 40002, "errmsg": "invalid grant_type"}
         time.sleep(self.token_delay)
-        token = self.rotate() if body.get("force_refresh") is True else self._token
+        if appid == OA_APPID:
+            with self.lock:
+                if body.get("force_refresh") is True:
+                    self._oa_token = "oa-" + self._next_token()
+                token = self._oa_token
+        else:
+            token = self.rotate() if body.get("force_refresh") is True else self._token
         return 200, {"access_token": token, "expires_in": self.token_expires_in}
+
+    # --- the Official Account ------------------------------------------------
+
+    def qrcode_create(self, query: dict, body: dict) -> tuple[int, dict]:
+        if query.get("access_token") != self._oa_token:
+            return 200, {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"}
+        scene = (body.get("action_info") or {}).get("scene", {}).get("scene_str")
+        expire = body.get("expire_seconds")
+        if body.get("action_name") != "QR_STR_SCENE" or not isinstance(scene, str) or not 1 <= len(scene) <= 64 \
+                or not isinstance(expire, int) or not 60 <= expire <= 2592000:
+            return 200, {"errcode": 40097, "errmsg": "invalid args"}
+        url = f"http://weixin.qq.com/q/02{secrets.token_urlsafe(16)}"
+        with self.lock:
+            self.qrcodes[url] = scene
+        return 200, {"ticket": "gQH47joAAAAAAAAAASxodHRw" + secrets.token_urlsafe(12), "expire_seconds": expire,
+                     "url": url}
+
+    def user_info(self, query: dict) -> tuple[int, dict]:
+        if query.get("access_token") != self._oa_token:
+            return 200, {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"}
+        openid = query.get("openid", "")
+        if not openid:
+            return 200, {"errcode": 40003, "errmsg": "invalid openid"}
+        return 200, {"subscribe": 1, "openid": openid, "language": "zh_CN", "subscribe_time": int(time.time()),
+                     "unionid": f"union-{openid}", "remark": "", "groupid": 0, "tagid_list": [],
+                     "subscribe_scene": "ADD_SCENE_QR_CODE", "qr_scene": 0, "qr_scene_str": ""}
+
+    @staticmethod
+    def event(openid: str, scene: str, *, following: bool = False, create_time: int | None = None) -> bytes:
+        """The XML WeChat pushes when `openid` scans a parametric QR of `scene`."""
+        key = scene if following else f"qrscene_{scene}"
+        return (f"<xml><ToUserName><![CDATA[{OA_ACCOUNT}]]></ToUserName>"
+                f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
+                f"<CreateTime>{create_time or int(time.time())}</CreateTime>"
+                f"<MsgType><![CDATA[event]]></MsgType>"
+                f"<Event><![CDATA[{'SCAN' if following else 'subscribe'}]]></Event>"
+                f"<EventKey><![CDATA[{key}]]></EventKey>"
+                f"<Ticket><![CDATA[gQH47joAAAAAAAAAASxodHRwOi8vd2VpeGluLnFxLmNvbS9xLzAy]]></Ticket></xml>").encode()
+
+    @staticmethod
+    def push_request(xml: bytes, *, safe: bool = False, openid: str = "", timestamp: int | None = None,
+                     nonce: str | None = None, token: str = OA_TOKEN, aes_key: str = OA_AES_KEY,
+                     appid: str = OA_APPID) -> Push:
+        """The query, body and headers of WeChat's delivery of `xml` (encrypted in safe mode)."""
+        timestamp = str(int(time.time()) if timestamp is None else timestamp)
+        nonce = nonce or str(secrets.randbelow(10**10))
+        query = {"signature": sha1_sorted(token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce}
+        if openid:
+            query["openid"] = openid
+        if safe:
+            from wechatpy.crypto import PrpCrypto
+
+            encrypted = PrpCrypto(_aes_key(aes_key)).encrypt(xml.decode(), appid).decode()
+            query.update(encrypt_type="aes", msg_signature=sha1_sorted(token, timestamp, nonce, encrypted))
+            xml = (f"<xml><ToUserName><![CDATA[{OA_ACCOUNT}]]></ToUserName>"
+                   f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>").encode()
+        return Push(query, xml, dict(PUSH_HEADERS))
+
+    def push(self, callback_url: str, xml: bytes, **options):
+        """Deliver `xml` to the service over HTTP, as WeChat does; the requests response."""
+        import requests
+
+        delivery = self.push_request(xml, **options)
+        return requests.post(callback_url, params=delivery.query, data=delivery.body, headers=delivery.headers,
+                             timeout=5)
 
     def wxacode(self, query: dict, body: dict) -> tuple[int, dict | bytes]:
         if query.get("access_token") != self._token:
@@ -204,6 +316,8 @@ class FakeWeChat:
                     return
                 if url.path == "/sns/jscode2session":
                     status, body = fake.jscode2session(query)
+                elif url.path == "/cgi-bin/user/info":
+                    status, body = fake.user_info(query)
                 else:
                     status, body = 404, {"errcode": 404, "errmsg": "not found"}
                 self._send(status, body)
@@ -224,6 +338,9 @@ class FakeWeChat:
                     status, answer = fake.stable_token(body)
                 elif url.path == "/wxa/getwxacodeunlimit":
                     status, answer = fake.wxacode(query, body)
+                elif url.path == "/cgi-bin/qrcode/create":
+                    status, answer = fake.qrcode_create(query, body)
+
                 elif url.path == "/wxa/business/getuserphonenumber":
                     status, answer = fake.phone_number(query, body)
                 else:
