@@ -38,7 +38,7 @@ from bench import live_server  # noqa: E402
 from bench.live_server import LiveServer, migrate  # noqa: E402
 
 from . import wave  # noqa: E402
-from .httpclient import Timer, close, percentile, request  # noqa: E402
+from .httpclient import Timer, close, percentile, request, settle  # noqa: E402
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/qrl_bench"
 POLL_WAIT = 25
@@ -157,18 +157,6 @@ async def until_waiting(server: LiveServer, count: int, timeout: float = 10) -> 
         if waiting >= count:
             return
         await asyncio.sleep(0.1)
-
-
-async def settle(server: LiveServer, timeout: float = 90) -> None:
-    """Return once the server has taken in the held polls: under 5% CPU for a second."""
-    deadline = time.perf_counter() + timeout
-    previous = server.cpu_seconds()
-    while time.perf_counter() < deadline:
-        await asyncio.sleep(1)
-        now = server.cpu_seconds()
-        if now - previous < 0.05:
-            return
-        previous = now
 
 
 async def ordinary_latencies(port: int, rounds: int = 60) -> list[float]:

@@ -62,3 +62,15 @@ class Timer:
 
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.start
+
+
+async def settle(server, timeout: float = 90) -> None:
+    """Return once the server has taken in the held polls: under 5% CPU for a second."""
+    deadline = time.perf_counter() + timeout
+    previous = server.cpu_seconds()
+    while time.perf_counter() < deadline:
+        await asyncio.sleep(1)
+        now = server.cpu_seconds()
+        if now - previous < 0.05:
+            return
+        previous = now

@@ -16,7 +16,7 @@ from pathlib import Path
 from app.auth import signed_binding
 from app.security import new_secret
 
-from .httpclient import close, percentile, request
+from .httpclient import close, percentile, request, settle
 from .live_server import SECRET_KEY, LiveServer
 
 POLL_WAIT = 25
@@ -149,17 +149,6 @@ def metric(server: LiveServer, name: str) -> float:
     return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " "))
 
 
-async def settle(server: LiveServer, timeout: float = 120) -> None:
-    deadline = time.perf_counter() + timeout
-    previous = server.cpu_seconds()
-    while time.perf_counter() < deadline:
-        await asyncio.sleep(1)
-        now = server.cpu_seconds()
-        if now - previous < 0.05:
-            return
-        previous = now
-
-
 async def open_pages(port: int, count: int, batch: int = 200) -> list[Page]:
     """Pages created in paced batches (as a morning's arrivals, not one SYN flood)."""
     pages = []
@@ -178,7 +167,7 @@ async def scenario_wave(url: str, waiting: int, workdir: Path, env: dict, phones
         cpu_start = server.cpu_seconds()
         pages = await open_pages(server.port, waiting)
         tasks = [asyncio.create_task(page.wait_for_login()) for page in pages if page.ticket_id]
-        await settle(server)
+        await settle(server, timeout=120)
         rss = server.rss_bytes()
         phone_pool = Phones(server.port, phones)
         await phone_pool.sign_in()
@@ -233,7 +222,7 @@ async def scenario_herd(url: str, workdir: Path, env: dict, waiting: int = 2000)
                     answers[page].append((type(exc).__name__, sent, time.perf_counter()))
 
         tasks = [asyncio.create_task(two_polls(page)) for page in pages]
-        await settle(server)
+        await settle(server, timeout=120)
         stopped = server.worker_pids()[0]
         signalled = time.perf_counter()
         os.kill(stopped, signal.SIGTERM)
@@ -258,7 +247,7 @@ async def scenario_churn(url: str, workdir: Path, env: dict, pages_count: int = 
     with LiveServer(url, workers=2, env={**env, "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prom-churn")},
                     log_path=workdir / "churn.log") as server:
         pages = await open_pages(server.port, pages_count)
-        await settle(server)
+        await settle(server, timeout=120)
         rss_start, cpu_start = server.rss_bytes(), server.cpu_seconds()
         stop_at = time.perf_counter() + minutes * 60
         phone_pool = Phones(server.port, 10)
