@@ -42,24 +42,6 @@ def _delete_in_batches(model, key, condition, batch_size: int) -> int:
         total += len(ids)
 
 
-qr_cli = AppGroup("qr", help="Log in by scan from a terminal.")
-
-
-@qr_cli.command("login-url", with_appcontext=False)
-@click.option("--server", default="http://127.0.0.1:8000", show_default=True, help="The service to log in to.")
-@click.option("--cookie-file", type=click.Path(dir_okay=False, writable=True),
-              help="Save the session cookie (name=value) here instead of printing it.")
-def qr_login(server: str, cookie_file: str | None):
-    """Show a login QR in the terminal, wait for the phone, then print or save the session cookie."""
-    from .client import LoginFailed, run
-
-    try:
-        status = run(server, cookie_file, echo=click.echo)
-    except LoginFailed as exc:
-        raise click.ClickException(str(exc)) from exc
-    raise SystemExit(status)
-
-
 # --- flask users: people, the allowlist, groups, blocking --------------------------
 
 class _OneLineErrors(AppGroup):

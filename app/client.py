@@ -6,7 +6,8 @@
     result = client.wait(ticket)          # long-polls until the phone decides
     if result.logged_in: use result.cookie_name / result.cookie_value
 
-`flask qr login-url` and `python -m app.client` wrap this for the terminal.
+`qrlogin login --server URL` (installed with the package) wraps this for the terminal;
+it needs none of the server's settings.
 """
 import os
 import random
@@ -14,6 +15,7 @@ import sys
 import time
 from dataclasses import dataclass
 
+import click
 import requests
 
 from . import qr
@@ -132,19 +134,23 @@ def run(server: str, cookie_file: str | None, echo=print) -> int:
     return 0
 
 
-def main(argv=None) -> int:
-    import argparse
+@click.group(help="Log in to a scan-to-login service from a terminal.")
+def main():
+    pass
 
-    parser = argparse.ArgumentParser(prog="python -m app.client", description="Log in by scanning a QR code.")
-    parser.add_argument("--server", default="http://127.0.0.1:8000")
-    parser.add_argument("--cookie-file")
-    args = parser.parse_args(argv)
+
+@main.command("login")
+@click.option("--server", default="http://127.0.0.1:8000", show_default=True, help="The service to log in to.")
+@click.option("--cookie-file", type=click.Path(dir_okay=False, writable=True),
+              help="Save the session cookie (name=value) here instead of printing it.")
+def login(server: str, cookie_file: str | None):
+    """Show a login QR in the terminal, wait for the phone, then print or save the session cookie."""
     try:
-        return run(args.server, args.cookie_file)
+        status = run(server, cookie_file, echo=click.echo)
     except LoginFailed as exc:
-        print(f"Login failed: {exc}", file=sys.stderr)
-        return 2
+        raise click.ClickException(f"Login failed: {exc}") from exc
+    sys.exit(status)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -1,6 +1,8 @@
 """Every failure the API can report: one class each, one JSON shape for all.
 
     {"error": {"code": "<snake_case>", "message": "<human text>"}}
+
+The message follows the request's Accept-Language (app/i18n.py); the code never changes.
 """
 import logging
 
@@ -8,7 +10,7 @@ import sqlalchemy as sa
 from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
-from . import metrics
+from . import i18n, metrics
 from .extensions import db, discard_session
 
 
@@ -290,8 +292,9 @@ log = logging.getLogger(__name__)
 _DATABASE_DOWN = (sa.exc.OperationalError, sa.exc.TimeoutError, sa.exc.DisconnectionError)
 
 
-def error_response(status: int, code: str, message: str, headers: dict | None = None):
-    response = jsonify({"error": {"code": code, "message": message}})
+def error_response(status: int, code: str, message: str, headers: dict | None = None, specific: bool = False):
+    """The one error answer. A `specific` message says more than its code's usual one."""
+    response = jsonify({"error": {"code": code, "message": i18n.error_message(code, message, specific)}})
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
     for key, value in (headers or {}).items():
@@ -323,7 +326,8 @@ def register_errorhandlers(app):
     @app.errorhandler(ApiError)
     def handle_api_error(exc: ApiError):
         rollback()
-        return error_response(exc.status, exc.code, exc.message, exc.headers)
+        return error_response(exc.status, exc.code, exc.message, exc.headers,
+                              specific=exc.message != type(exc).message)
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(exc: HTTPException):

@@ -42,6 +42,19 @@ def _unavailable(reason: str):
     pytest.skip(reason)
 
 
+def pytest_unconfigure(config):
+    """The last line, when the PostgreSQL half did not run: how many, and how to turn it on."""
+    terminalreporter = config.pluginmanager.get_plugin("terminalreporter")
+    if terminalreporter is None:
+        return
+    skipped = [report for report in terminalreporter.stats.get("skipped", [])
+               if "TEST_DATABASE_URL is not set" in str(report.longrepr)]
+    if skipped:
+        terminalreporter.write_line(
+            f"{len(skipped)} PostgreSQL tests skipped: set TEST_DATABASE_URL=postgresql+psycopg://USER@HOST/DB "
+            "(a database the tests may empty) to run them.", yellow=True)
+
+
 def _rebuild_postgres(url: str) -> None:
     engine = sa.create_engine(url)
     try:

@@ -1,4 +1,8 @@
-"""`flask qr login-url`: a terminal logs in by scan against the real server, a phone driven by requests."""
+"""`qrlogin login`: a terminal logs in by scan against the real server, a phone driven by requests.
+
+The client is the console script installed with the package; it runs with none of the
+server's settings in its environment (a person's laptop has no SECRET_KEY).
+"""
 import os
 import re
 import subprocess
@@ -11,10 +15,15 @@ from bench.live_server import BIN, ROOT
 from .support.live import LivePhone
 
 
+def client_env() -> dict:
+    """A laptop's environment: no service settings at all, and not the project's folder."""
+    server_settings = ("APP_ENV", "SECRET_KEY", "DATABASE_URL", "WECHAT_APPID", "WECHAT_SECRET", "FLASK_APP")
+    return {**{k: v for k, v in os.environ.items() if k not in server_settings}, "PYTHONUNBUFFERED": "1"}
+
+
 def start_cli(server, *args):
-    env = {**os.environ, "APP_ENV": "development", "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "qr", "login-url", "--server", server.url, *args],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen([str(BIN / "qrlogin"), "login", "--server", server.url, *args], cwd="/",
+                            env=client_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def read_until_qr_link(process) -> tuple[str, str]:
@@ -69,8 +78,15 @@ def test_terminal_reports_a_cancel_and_gets_no_session(live_server):
 
 
 def test_terminal_says_when_the_server_cannot_be_reached(tmp_path):
-    env = {**os.environ, "APP_ENV": "development"}
-    result = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "qr", "login-url", "--server", "http://127.0.0.1:9"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
-    assert result.returncode != 0
-    assert "Error:" in result.stderr
+    result = subprocess.run([str(BIN / "qrlogin"), "login", "--server", "http://127.0.0.1:9"],
+                            cwd="/", env=client_env(), capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: Login failed: http://127.0.0.1:9 cannot be reached")
+    assert "Traceback" not in result.stderr
+
+
+def test_terminal_client_help_needs_no_server_settings():
+    result = subprocess.run([str(BIN / "qrlogin"), "login", "--help"], cwd="/", env=client_env(),
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "--server" in result.stdout and "Traceback" not in result.stderr

@@ -1,11 +1,30 @@
 """HTML pages: the PC login page, the home page, and the page a phone opens from the QR."""
-from flask import current_app, render_template, request, url_for
+from flask import current_app, render_template, request, send_from_directory, url_for
 
-from .. import auth
+from .. import auth, errors, tickets
 from ..extensions import db
 from ..provider import pending
-from . import bp
+from . import bp, branding
 from .i18n import login_texts, texts
+
+
+@bp.app_context_processor
+def words_and_look():
+    t = texts()
+    return {"t": t, "brand": branding.current(t)}
+
+
+@bp.get("/brand.css")
+def brand_css():
+    response = current_app.response_class(branding.stylesheet(), mimetype="text/css")
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    # Browsers ask for /favicon.ico on their own; the pages also name the SVG in a <link>.
+    return send_from_directory(current_app.static_folder, "favicon.svg", mimetype="image/svg+xml", max_age=86400)
 
 
 def safe_next(value: str | None) -> str:
@@ -28,7 +47,7 @@ def after_login(args) -> str:
 def index():
     login = auth.current_session()
     db.session.commit()
-    return render_template("index.html", t=texts(), login=login,
+    return render_template("index.html", login=login,
                            started=_readable(login.created_at) if login else None)
 
 
@@ -62,5 +81,12 @@ def login_page():
 def phone_page(ticket_id):
     # What a phone's browser shows when it opens the QR's URL. In development
     # login mode it is a stand-in for the mini-program; otherwise it points there.
-    return render_template("phone.html", t=texts(), ticket_id=ticket_id,
-                           dev_login=current_app.config["DEV_LOGIN"])
+    # A code that is already used, cancelled or expired says so instead of offering sign-in.
+    try:
+        status = tickets.get(ticket_id).status
+    except errors.TicketNotFound:
+        status = "not_found"
+    db.session.commit()  # keeps a lazy expiry
+    finished = status not in (tickets.PENDING, tickets.SCANNED)
+    return render_template("phone.html", ticket_id=ticket_id, dev_login=current_app.config["DEV_LOGIN"],
+                           finished=texts()["phone_states"].get(status) if finished else None)

@@ -1,6 +1,7 @@
 // The PC login page: get a ticket, show its QR, long-poll until the phone decides.
 // One poll in flight at a time; answers for an older ticket are ignored; backs off
-// when the network or server fails; pauses while the tab is hidden for long.
+// when the network or server fails, saying which (the server's error code, in the
+// page's language); pauses while the tab is hidden for long.
 (function () {
   'use strict';
   var T = JSON.parse(document.getElementById('qrl-text').textContent);
@@ -11,6 +12,7 @@
   var el = function (id) { return document.getElementById(id); };
   var qrImg = el('qrl-qr'), statusEl = el('qrl-status'), countdownEl = el('qrl-countdown');
   var refreshBtn = el('qrl-refresh'), scannedEl = el('qrl-scanned');
+  var phoneLink = el('qrl-phone-link');  // development sign-in only: the QR's page, for a tryout without a phone
 
   var HIDDEN_PAUSE_MS = 60000;  // stop polling once the tab has been hidden this long
   var MAX_AUTO_REFRESH = 5;     // fresh codes fetched by themselves before asking for a click
@@ -26,7 +28,7 @@
   var hiddenTimer = null;
   var retryTimer = null;
   var retryAt = 0;              // local clock, ms, of the next attempt after a failure
-  var failureText = T.offline;  // what the page says while it waits to try again
+  var problem = null;           // what the server said went wrong, or null when it was not reached
 
   function fmt(s, vars) {
     return s.replace(/\{(\w+)\}/g, function (_, k) { return vars[k]; });
@@ -34,7 +36,21 @@
 
   function say(text) {
     statusEl.textContent = text;
-    statusEl.classList.toggle('offline', retryTimer !== null);
+    statusEl.classList.toggle('offline', retryTimer !== null && problem === null);
+    statusEl.classList.toggle('problem', retryTimer !== null && problem !== null);
+  }
+
+  // A refusal or server error, with its code when the service sent one ({"error": {"code"}}).
+  function refused(r) {
+    return r.json().catch(function () { return null; }).then(function (body) {
+      throw {status: r.status, headers: r.headers, code: body && body.error && body.error.code};
+    });
+  }
+
+  function explain(err) {
+    if (!err || !err.status) { return null; }  // never reached the server: the connection is lost
+    if (err.code && err.code.indexOf('wechat_') === 0) { return T.wechat_down; }  // says when it retries
+    return T.errors[err.code] || fmt(T.errors.server, {status: err.status});
   }
 
   function abortInFlight() {
@@ -46,9 +62,9 @@
     abortInFlight();
     var gen = ++generation;
     status = null;
-    failureText = T.offline;
     refreshBtn.hidden = true;
     scannedEl.hidden = true;
+    if (phoneLink) { phoneLink.hidden = true; }
     say(T.loading);
     controller = new AbortController();
     var headers = {'Accept': 'application/json'};
@@ -56,19 +72,21 @@
     fetch('/api/tickets', {method: 'POST', credentials: 'same-origin', signal: controller.signal, headers: headers,
                            body: authorize ? JSON.stringify({authorization_request: authorize}) : undefined})
       .then(function (r) {
-        if (!r.ok) { return creationFailed(r); }
+        if (!r.ok) { return refused(r); }
         return r.json();
       })
       .then(function (t) {
         if (gen !== generation) { return; }
         controller = null;
         failures = 0;
+        problem = null;
         ticket = t;
         // The SVG comes inline with the ticket (no second request); in wxacode
         // mode the image is WeChat's mini-program code, fetched by URL.
         qrImg.src = t.qr_svg ? 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(t.qr_svg)
                              : (t.qr_image_url || t.qr_svg_url);
         qrImg.hidden = false;
+        if (phoneLink) { phoneLink.href = t.qr_content; phoneLink.hidden = false; }
         apply(gen, t);
       })
       .catch(function (err) {
@@ -79,17 +97,8 @@
   }
 
   // WeChat could not make the code (a 502/503 "wechat_*" error): say so, not "connection lost".
-  function creationFailed(r) {
-    return r.json().catch(function () { return null; }).then(function (body) {
-      var code = (body && body.error && body.error.code) || '';
-      failureText = code.indexOf('wechat_') === 0 ? T.wechat_down : T.offline;
-      throw r;
-    });
-  }
-
   function poll(gen) {
     if (gen !== generation || paused) { return; }
-    failureText = T.offline;
     controller = new AbortController();
     // After a failure, first ask without waiting: the answer proves the connection is
     // back (the status line says so at once) and brings any change missed meanwhile.
@@ -104,13 +113,14 @@
           newTicket();
           return null;
         }
-        if (!r.ok) { throw r; }
+        if (!r.ok) { return refused(r); }
         return r.json();
       })
       .then(function (body) {
         if (!body || gen !== generation) { return; }
         controller = null;
         failures = 0;
+        problem = null;
         apply(gen, body);
       })
       .catch(function (err) {
@@ -124,6 +134,7 @@
     status = body.status;
     expiresAt = Date.now() + (body.expires_in || 0) * 1000;
     root.setAttribute('data-status', status);
+    if (phoneLink) { phoneLink.hidden = !(status === 'pending' || status === 'scanned'); }
     tick();
     switch (status) {
       case 'pending':
@@ -186,6 +197,7 @@
 
   function retryLater(gen, err, again) {
     failures += 1;
+    problem = explain(err);
     var delay = Math.min(30, Math.pow(2, failures - 1)) * 1000;
     var retryAfter = err && err.headers && parseInt(err.headers.get('Retry-After'), 10);
     if (retryAfter > 0) { delay = Math.max(delay, retryAfter * 1000); }
@@ -202,7 +214,12 @@
 
   function tick() {
     if (retryTimer) {
-      say(fmt(failureText, {s: Math.max(1, Math.ceil((retryAt - Date.now()) / 1000))}));
+      var s = Math.max(1, Math.ceil((retryAt - Date.now()) / 1000));
+      if (problem === null) {
+        say(fmt(T.offline, {s: s}));
+      } else {
+        say(problem.indexOf('{s}') >= 0 ? fmt(problem, {s: s}) : problem + ' ' + fmt(T.retry_in, {s: s}));
+      }
     }
     if (status === 'pending' || status === 'scanned') {
       var left = Math.max(0, Math.round((expiresAt - Date.now()) / 1000));

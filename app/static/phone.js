@@ -1,5 +1,6 @@
 // Development stand-in for the mini-program: sign in with a name, scan, confirm or cancel.
-// It calls the same /api/mp/* endpoints the real mini-program calls.
+// It calls the same /api/mp/* endpoints the real mini-program calls, and says what
+// went wrong in the page's language (by the server's error code).
 (function () {
   'use strict';
   var T = JSON.parse(document.getElementById('qrl-text').textContent);
@@ -12,23 +13,40 @@
     if (token) { headers.Authorization = 'Bearer ' + token; }
     if (body !== undefined) { headers['Content-Type'] = 'application/json'; }
     return fetch(path, {method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body)})
+      .catch(function () { throw {code: 'network'}; })
       .then(function (r) {
-        return r.json().then(function (data) {
-          if (!r.ok) { throw new Error((data.error && data.error.message) || ('HTTP ' + r.status)); }
+        return r.json().catch(function () { return {}; }).then(function (data) {
+          if (!r.ok) { throw {code: (data.error && data.error.code) || 'other', status: r.status}; }
           return data;
         });
       });
   }
 
-  function fail(err) { el('result').textContent = err.message; }
+  function fail(err) { el('result').textContent = T.phone_errors[err.code] || T.phone_errors.other; }
+
+  // "Chrome 120 on Windows" rather than the raw User-Agent header.
+  var BROWSERS = [['Edge', /Edg\/(\d+)/], ['Firefox', /Firefox\/(\d+)/], ['Chrome', /Chrome\/(\d+)/],
+                  ['Safari', /Version\/(\d+).*Safari/]];
+  var SYSTEMS = [['Windows', /Windows/], ['iOS', /iPhone|iPad/], ['macOS', /Mac OS X/], ['Android', /Android/],
+                 ['ChromeOS', /CrOS/], ['Linux', /Linux/]];
+
+  function readable(userAgent) {
+    var ua = userAgent || '';
+    var browser = BROWSERS.filter(function (b) { return b[1].test(ua); })[0];
+    var system = SYSTEMS.filter(function (s) { return s[1].test(ua); })[0];
+    if (!browser) { return ua.slice(0, 60) || '?'; }
+    var name = browser[0] + ' ' + ua.match(browser[1])[1];
+    return system ? T.phone_browser_on.replace('{browser}', name).replace('{system}', system[0]) : name;
+  }
 
   function scan() {
     return api('POST', '/api/mp/tickets/' + encodeURIComponent(ticketId) + '/scan').then(function (data) {
       el('signin').hidden = true;
       el('approve').hidden = false;
       el('pc-ip').textContent = data.pc.ip;
-      el('pc-ua').textContent = data.pc.user_agent;
-      el('pc-time').textContent = new Date(data.pc.created_at).toLocaleString();
+      el('pc-ua').textContent = readable(data.pc.user_agent);
+      el('pc-ua').title = data.pc.user_agent;
+      el('pc-time').textContent = new Date(data.pc.created_at).toLocaleString(document.documentElement.lang);
       el('ip-warning').hidden = !data.pc.ip_differs;
       if (data.app) {
         el('app').textContent = T.phone_app.replace('{app}', data.app.name);

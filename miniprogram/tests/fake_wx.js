@@ -10,7 +10,8 @@ function encodeQuery(data) {
   return Object.keys(data).map((k) => encodeURIComponent(k) + '=' + encodeURIComponent(data[k])).join('&');
 }
 
-function fakeWx(code) {
+// `language` is what wx.getSystemInfoSync() reports, e.g. "zh_CN" or "en".
+function fakeWx(code, language) {
   const storage = new Map();
   const requests = [];
 
@@ -52,7 +53,9 @@ function fakeWx(code) {
   return {
     requests: requests,
     request: request,
-    login(options) { setImmediate(() => options.success({code: code, errMsg: 'login:ok'})); },
+    logins: 0,
+    login(options) { this.logins += 1; setImmediate(() => options.success({code: code, errMsg: 'login:ok'})); },
+    getSystemInfoSync() { return {language: language || 'en', platform: 'devtools'}; },
     getStorageSync(key) { return storage.has(key) ? storage.get(key) : ''; },
     setStorageSync(key, value) { storage.set(key, value); },
     removeStorageSync(key) { storage.delete(key); }

@@ -2,6 +2,7 @@
 // Every call answers a Promise; a failure is an ApiError with the server's
 // {"error": {"code", "message"}} (code "network" when the request never arrived).
 const config = require('../config.js');
+const i18n = require('./i18n.js');
 
 const TOKEN_KEY = 'qrl_token';
 const USER_KEY = 'qrl_user';
@@ -33,7 +34,9 @@ function forget() {
 // wx.request cannot send PATCH (it knows GET, POST, PUT, DELETE, HEAD, OPTIONS,
 // TRACE, CONNECT); the service takes the profile update as POST as well.
 function send(method, path, data, bearer) {
-  const header = {'Accept': 'application/json', 'Content-Type': 'application/json'};
+  // Errors come back in the phone's language.
+  const header = {'Accept': 'application/json', 'Content-Type': 'application/json',
+                  'Accept-Language': i18n.acceptLanguage()};
   const wireMethod = method === 'PATCH' ? 'POST' : method;
   if (bearer) { header.Authorization = 'Bearer ' + bearer; }
   return new Promise((resolve, reject) => {
@@ -60,7 +63,12 @@ function send(method, path, data, bearer) {
   });
 }
 
+// The sign-in code: wx.login's, or in development (config.development) `dev:<devName>`,
+// which only a development server (no WeChat credentials) accepts.
 function wxLogin() {
+  if (config.development) {
+    return Promise.resolve('dev:' + (config.devName || 'DevTools'));
+  }
   return new Promise((resolve, reject) => {
     wx.login({
       success(res) {
@@ -192,7 +200,8 @@ function describeBrowser(userAgent) {
   const browser = browsers.find((b) => b[1].test(ua));
   const system = systems.find((s) => s[1].test(ua));
   if (!browser) { return ua.slice(0, 60) || '?'; }
-  return browser[0] + ' ' + ua.match(browser[1])[1] + (system ? ' on ' + system[0] : '');
+  const name = browser[0] + ' ' + ua.match(browser[1])[1];
+  return system ? i18n.fill(i18n.text().browserOn, {browser: name, system: system[0]}) : name;
 }
 
 module.exports = {

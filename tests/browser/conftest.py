@@ -15,7 +15,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 WINDOWS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
-LOCALES = {"en": "en-US", "zh": "zh-CN"}
+LOCALES = {"en": "en-US", "zh-CN": "zh-CN", "zh-TW": "zh-TW"}
 SCREENSHOTS = ARTIFACTS / "screenshots"
 
 expect.set_options(timeout=10_000)

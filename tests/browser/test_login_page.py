@@ -11,7 +11,8 @@ from ..support.live import AVATAR_HOST
 
 
 def words(lang, key, **values):
-    return TEXT[lang][key].format(**values)
+    """The page's text; the app to scan with is WeChat (the live server has WeChat credentials)."""
+    return TEXT[lang][key].format(**{"app": TEXT[lang]["app_wechat"], **values})
 
 
 def pattern(lang, key, number=r"\d+"):
@@ -19,7 +20,7 @@ def pattern(lang, key, number=r"\d+"):
     return re.compile(re.escape(TEXT[lang][key]).replace(re.escape("{s}"), number))
 
 
-@pytest.mark.parametrize("window, lang", [("desktop", "en"), ("phone", "zh"), ("phone", "en"), ("desktop", "zh")])
+@pytest.mark.parametrize("window, lang", [("desktop", "en"), ("phone", "zh-CN"), ("phone", "en"), ("desktop", "zh-TW")])
 def test_scan_then_confirm_logs_the_page_in(live_server, open_login_page, make_phone, window, lang):
     login = open_login_page(live_server, window, lang)
     login.expect_qr_of_current_ticket()
@@ -29,7 +30,14 @@ def test_scan_then_confirm_logs_the_page_in(live_server, open_login_page, make_p
     login.expect_card_fits_the_window()
     login.screenshot("1-pending")
 
-    nickname = {"en": "Alice", "zh": "小明"}[lang]
+    small_screen = login.page.locator("#qrl-small-screen")
+    # A phone cannot scan the code on its own screen: the page says so there, and only there.
+    if window == "phone":
+        expect(small_screen).to_have_text(re.compile(re.escape(words(lang, "small_screen"))))
+    else:
+        expect(small_screen).to_be_hidden()
+
+    nickname = {"en": "Alice", "zh-CN": "小明", "zh-TW": "小明"}[lang]
     phone = make_phone(live_server, f"{window}-{lang}", nickname=nickname)
     assert phone.scan(login.ticket["ticket_id"]).status_code == 200
     expect(login.status).to_have_text(words(lang, "scanned", name=nickname))
@@ -39,6 +47,7 @@ def test_scan_then_confirm_logs_the_page_in(live_server, open_login_page, make_p
     expect(avatar).to_be_visible()
     assert avatar.evaluate("img => img.naturalWidth") == 72
     expect(login.qr).to_be_hidden()
+    expect(login.page.locator("#qrl-scanned .scanned-check")).to_be_visible()  # the person, with a check mark
     login.expect_card_fits_the_window()
     login.screenshot("2-scanned")
 
@@ -52,10 +61,10 @@ def test_scan_then_confirm_logs_the_page_in(live_server, open_login_page, make_p
 
 def test_someone_without_a_profile_is_shown_without_a_name_or_broken_avatar(live_server, open_login_page,
                                                                            make_phone):
-    login = open_login_page(live_server, "phone", "zh")
+    login = open_login_page(live_server, "phone", "zh-CN")
     phone = make_phone(live_server, "no-profile", profile=False)
     assert phone.scan(login.ticket["ticket_id"]).status_code == 200
-    expect(login.status).to_have_text(words("zh", "scanned_anonymous"))
+    expect(login.status).to_have_text(words("zh-CN", "scanned_anonymous"))
     expect(login.page.locator("#qrl-avatar")).to_be_hidden()
 
 
@@ -109,14 +118,14 @@ def test_not_you_drops_the_scanned_code_and_shows_a_fresh_one(live_server, open_
     assert refused.status_code == 410 and refused.json()["error"]["code"] == "ticket_cancelled"
 
 
-@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
 def test_someone_not_allowed_is_refused_and_the_page_offers_a_new_code(start_live_server, open_login_page,
                                                                       make_phone, lang):
     server = start_live_server(ACCESS_POLICY="allowlist")
     login = open_login_page(server, "phone", lang)
     refused_ticket = login.ticket["ticket_id"]
     outsider = make_phone(server, f"outsider-{lang}")
-    assert outsider.share_phone("phone-1370000000" + {"en": "1", "zh": "2"}[lang]).status_code == 200
+    assert outsider.share_phone("phone-1370000000" + {"en": "1", "zh-CN": "2"}[lang]).status_code == 200
     answer = outsider.scan(refused_ticket)
     assert answer.status_code == 403 and answer.json()["error"]["code"] == "access_denied"
 

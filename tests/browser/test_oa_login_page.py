@@ -32,7 +32,7 @@ def reply_text(response) -> str:
     return xmltodict.parse(inner)["xml"]["Content"]
 
 
-@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
 def test_follow_scan_confirm_logs_the_pc_in(oa_server, open_login_page, phone_browser, wechat, lang):
     login = open_login_page(oa_server, "desktop", lang)
     ticket_id = login.ticket["ticket_id"]

@@ -2,44 +2,37 @@
 // Opened three ways: from the mini-program code (options.scene = the ticket id),
 // by WeChat's own scanner from the ordinary-link QR (options.q = the URL-encoded
 // "<baseUrl>/qr/<ticket_id>"), or from our scan page (options.ticket).
+// Every word follows the phone's language (utils/i18n.js).
 const api = require('../../utils/api.js');
+const i18n = require('../../utils/i18n.js');
 
-const MESSAGES = {
-  ticket_expired: 'The code has expired. Refresh the login page on the computer and scan again.',
-  ticket_cancelled: 'This login was cancelled.',
-  ticket_used: 'This code has already been used.',
-  ticket_taken: 'Someone else has scanned this code.',
-  ticket_not_found: 'This login code is not known.',
-  ticket_denied: 'This login was refused: this account may not log in there.',
-  phone_declined: 'Without your phone number you cannot log in here.',
-  network: 'No connection to the server. Try again.'
-};
-
-function explain(err) {
-  // access_denied carries the site's own words ("this account may not log in to <site>").
-  return MESSAGES[err.code] || err.message || 'Something went wrong.';
-}
+const explain = i18n.explain;
 
 Page({
-  data: {loading: true, pc: null, app: null, browser: '', time: '', busy: false, done: '', error: '',
-         askPhone: false},
+  data: {t: {}, title: '', appNote: '', loading: true, pc: null, app: null, browser: '', time: '', busy: false,
+         done: '', error: '', askPhone: false},
 
   onLoad(options) {
+    const t = i18n.text();
+    this.setData({t: t, title: t.confirmTitle});
     this.ticketId = api.ticketIdFromOptions(options);
     if (!this.ticketId) {
-      this.setData({loading: false, error: 'This is not a login code of this service.'});
+      this.setData({loading: false, error: t.errors.not_ours});
       return;
     }
     this.scan();
   },
 
   scan() {
+    const t = i18n.text();
     return api.scan(this.ticketId).then((res) => {
       this.setData({
         loading: false,
         askPhone: false,
         pc: res.pc,
         app: res.app || null,
+        title: res.app ? i18n.fill(t.confirmTitleApp, {app: res.app.name}) : t.confirmTitle,
+        appNote: res.app && !res.app.trusted ? i18n.fill(t.appLearns, {app: res.app.name}) : '',
         browser: api.describeBrowser(res.pc.user_agent),
         time: new Date(res.pc.created_at).toLocaleString()
       });
@@ -68,6 +61,6 @@ Page({
     }).catch((err) => this.setData({busy: false, error: explain(err)}));
   },
 
-  onConfirm() { this.decide('confirm', 'Done. The computer is logged in.'); },
-  onCancel() { this.decide('cancel', 'Cancelled. The computer was not logged in.'); }
+  onConfirm() { this.decide('confirm', i18n.text().done); },
+  onCancel() { this.decide('cancel', i18n.text().cancelled); }
 });

@@ -2,14 +2,16 @@
 // chooseAvatar returns a temporary local file: it is uploaded to your own storage
 // (config.avatarUploadUrl) and only the resulting https URL is sent to the service.
 const api = require('../../utils/api.js');
+const i18n = require('../../utils/i18n.js');
 
 Page({
-  data: {nickname: '', avatarPreview: '', busy: false, saved: false, error: ''},
+  data: {t: {}, nickname: '', avatarPreview: '', busy: false, saved: false, error: ''},
 
   onLoad() {
+    this.setData({t: i18n.text()});
     api.ensureLogin().then((user) => {
       if (user) { this.setData({nickname: user.nickname || '', avatarPreview: user.avatar_url || ''}); }
-    }).catch((err) => this.setData({error: err.message}));
+    }).catch((err) => this.setData({error: i18n.explain(err)}));
   },
 
   onChooseAvatar(e) {
@@ -29,6 +31,6 @@ Page({
         this.tempAvatar = null;
         this.setData({busy: false, saved: true});
       })
-      .catch((err) => this.setData({busy: false, error: err.message}));
+      .catch((err) => this.setData({busy: false, error: i18n.explain(err)}));
   }
 });

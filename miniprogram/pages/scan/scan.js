@@ -1,8 +1,11 @@
 // Home: scan the PC's login QR with the camera and go on to the confirm screen.
 const api = require('../../utils/api.js');
+const i18n = require('../../utils/i18n.js');
 
 Page({
-  data: {error: ''},
+  data: {t: {}, error: ''},
+
+  onLoad() { this.setData({t: i18n.text()}); },
 
   onScan() {
     this.setData({error: ''});
@@ -13,13 +16,13 @@ Page({
         const ticketId = api.ticketIdFromQr(res.result);
         if (!ticketId) {
           // Not our login code: never follow it (it could send the person anywhere).
-          this.setData({error: 'This is not a login code of this service.'});
+          this.setData({error: i18n.text().errors.not_ours});
           return;
         }
         wx.navigateTo({url: '/pages/login/confirm?ticket=' + encodeURIComponent(ticketId)});
       },
       fail: (err) => {
-        if (!/cancel/.test(err.errMsg || '')) { this.setData({error: 'Could not scan: ' + err.errMsg}); }
+        if (!/cancel/.test(err.errMsg || '')) { this.setData({error: i18n.fill(i18n.text().couldNotScan, {reason: err.errMsg})}); }
       }
     });
   }

@@ -1,10 +1,14 @@
 // The PCs logged in as this user (GET /api/mp/sessions); each can be ended (DELETE).
 const api = require('../../utils/api.js');
+const i18n = require('../../utils/i18n.js');
 
 Page({
-  data: {loading: true, sessions: [], error: ''},
+  data: {t: {}, loading: true, sessions: [], error: ''},
 
-  onShow() { this.load(); },
+  onShow() {
+    this.setData({t: i18n.text()});
+    this.load();
+  },
   onPullDownRefresh() { this.load().then(() => wx.stopPullDownRefresh()); },
 
   load() {
@@ -20,16 +24,16 @@ Page({
           lastSeen: new Date(s.last_seen_at).toLocaleString()
         }))
       });
-    }).catch((err) => this.setData({loading: false, error: err.message}));
+    }).catch((err) => this.setData({loading: false, error: i18n.explain(err)}));
   },
 
   onEnd(e) {
     const id = e.currentTarget.dataset.id;
     wx.showModal({
-      title: 'Log this computer out?',
+      title: i18n.text().logOutComputerQuestion,
       success: (res) => {
         if (!res.confirm) { return; }
-        api.endSession(id).then(() => this.load()).catch((err) => this.setData({error: err.message}));
+        api.endSession(id).then(() => this.load()).catch((err) => this.setData({error: i18n.explain(err)}));
       }
     });
   }
