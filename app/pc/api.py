@@ -1,12 +1,11 @@
 """PC browser API: create a login ticket, long-poll it, read and end the session."""
 from flask import current_app, jsonify, make_response, request
 
-from .. import auth, errors, longpoll, oa_login, tickets
+from .. import auth, errors, longpoll, tickets
 from ..extensions import db
-from ..inputs import (choice_arg, client_ip, client_key, json_body, number_arg, public_base_url, require_json,
-                      same_site_only, text_field, user_agent)
+from ..inputs import (choice_arg, client_ip, client_key, json_body, number_arg, same_site_only, text_field,
+                      user_agent)
 from ..provider import pending
-from ..security import hash_secret, new_ticket_id
 from . import bp, qrcodes
 
 
@@ -20,10 +19,7 @@ def create_ticket():
     cfg = current_app.config
     secret, browser_hash = auth.browser_binding()
     oidc_request_id = _authorization_request(browser_hash)
-    ticket_id = qr_url = None
-    if oa_login.enabled():  # WeChat makes the QR first: a failure leaves no ticket behind
-        ticket_id = new_ticket_id()
-        qr_url = oa_login.make_qr(ticket_id, public_base_url())
+    ticket_id, qr_url = qrcodes.made_by_wechat()
     ticket = tickets.create(browser_hash, client_ip(), user_agent(), pc_net=client_key(),
                             max_per_browser=cfg["MAX_OPEN_TICKETS_PER_BROWSER"],
                             max_per_net=cfg["MAX_OPEN_TICKETS_PER_ADDRESS"],
@@ -71,10 +67,10 @@ def ticket_qr(ticket_id, kind):
 def drop_ticket(ticket_id):
     """The page drops its code ("not you? get a new code"); then it asks for a fresh one."""
     same_site_only()
-    secret = auth.browser_secret()
-    if secret is None:
+    browser_hash = auth.browser_hash()
+    if browser_hash is None:
         raise errors.NotBoundBrowser()
-    ticket = tickets.drop(ticket_id, hash_secret(secret))
+    ticket = tickets.drop(ticket_id, browser_hash)
     db.session.commit()
     return jsonify(ticket.to_dict())
 

@@ -1,9 +1,21 @@
 """What the PC page shows to be scanned: the QR's text and its images."""
 from flask import url_for
 
-from .. import qr, wxacode
+from .. import oa_login, qr, wxacode
 from ..inputs import public_base_url
 from ..models import Ticket
+from ..security import new_ticket_id
+
+
+def made_by_wechat() -> tuple[str | None, str | None]:
+    """(ticket id, QR text) when WeChat draws the code (Official Account mode), else (None, None).
+
+    WeChat makes the QR before the ticket row exists, so a failure leaves no ticket behind.
+    """
+    if not oa_login.enabled():
+        return None, None
+    ticket_id = new_ticket_id()
+    return ticket_id, oa_login.make_qr(ticket_id, public_base_url())
 
 
 def content(ticket: Ticket) -> str:
