@@ -59,7 +59,7 @@ def replay(row: OidcRequest, uri: str) -> OAuth2Request:
 
 def app_for_ticket(ticket) -> OidcClient | None:
     """The app a ticket's login is for (the phone names it), or None for a login to this site."""
-    if not getattr(ticket, "oidc_request_id", None):
+    if not ticket.oidc_request_id:
         return None
     return db.session.scalar(sa.select(OidcClient).join(OidcRequest, OidcRequest.client_pk == OidcClient.id)
                              .where(OidcRequest.id == ticket.oidc_request_id))

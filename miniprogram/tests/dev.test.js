@@ -7,7 +7,7 @@ const assert = require('node:assert/strict');
 const config = require('../config.js');
 const api = require('../utils/api.js');
 const i18n = require('../utils/i18n.js');
-const {fakeWx} = require('./fake_wx.js');
+const {fakeWx, loadPage} = require('./fake_wx.js');
 
 const DEV = process.env.QRL_DEV_BASE_URL;
 const live = DEV ? {} : {skip: 'QRL_DEV_BASE_URL is not set (tests/test_miniprogram.py starts a server and sets it)'};
@@ -67,16 +67,6 @@ test('the phone\'s language picks the words: Simplified, Traditional (Taiwan, Ho
   assert.equal(api.describeBrowser(chrome), 'Windows 上的 Chrome 120');
 });
 
-function loadPage(pagePath) {
-  let definition = null;
-  global.Page = (def) => { definition = def; };
-  const file = require.resolve('../' + pagePath + '.js');
-  delete require.cache[file];
-  require(file);
-  const page = Object.assign({}, definition, {data: Object.assign({}, definition.data)});
-  page.setData = function (changes) { Object.assign(this.data, changes); };
-  return page;
-}
 
 async function until(predicate, what) {
   for (let i = 0; i < 200; i += 1) {
